@@ -1,0 +1,79 @@
+/** Resolved configuration: what the rest of the plugin sees after validation and defaults. */
+
+export type RtspTransport = 'tcp' | 'udp';
+export type VideoMode = 'auto' | 'copy' | 'transcode';
+export type AudioCodecChoice = 'auto' | 'opus' | 'aac-eld';
+
+export interface VideoConfig {
+  mode: VideoMode;
+  maxWidth: number;
+  maxHeight: number;
+  maxFps: number;
+  maxBitrate: number;
+  encoder: string;
+}
+
+export interface AudioConfig {
+  enabled: boolean;
+  codec: AudioCodecChoice;
+}
+
+export interface CameraConfig {
+  id: string;
+  name: string;
+  source: string;
+  snapshotSource?: string;
+  rtspTransport: RtspTransport;
+  unbridge: boolean;
+  maxStreams: number;
+  prebuffer: boolean;
+  manufacturer?: string;
+  model?: string;
+  serialNumber?: string;
+  video: VideoConfig;
+  audio: AudioConfig;
+  motion: boolean;
+  motionTimeoutSeconds: number;
+  doorbell: boolean;
+}
+
+export interface MqttTlsConfig {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+export interface MqttConfig {
+  url: string;
+  username?: string;
+  password?: string;
+  clientId?: string;
+  topicPrefix: string;
+  homeAssistant: boolean;
+  discoveryPrefix: string;
+  tls?: MqttTlsConfig;
+}
+
+export interface PlatformConfig {
+  name: string;
+  ffmpegPath?: string;
+  debug: boolean;
+  probeIntervalSeconds: number;
+  sourceLingerSeconds: number;
+  cameras: CameraConfig[];
+  mqtt?: MqttConfig;
+}
+
+/** One problem found in the configuration, phrased for a person reading the Homebridge log. */
+export interface ConfigIssue {
+  /** 'camera' issues skip that camera only; 'mqtt' disables MQTT; 'platform' falls back to defaults. */
+  scope: 'platform' | 'camera' | 'mqtt';
+  /** e.g. `camera "Front Door" (#1)`; never contains a secret. */
+  subject: string;
+  /** Dotted path of the offending field, e.g. `video.maxFps`. */
+  field: string;
+  message: string;
+  /** A warning keeps the entry (unknown key); an error skips it. */
+  severity: 'error' | 'warning';
+}

@@ -1,0 +1,181 @@
+/**
+ * Config resolution: raw Homebridge JSON in, a typed config with schema defaults plus a list of
+ * issues out. Pure (no logging, no Homebridge): the platform decides how to report the issues.
+ * Each camera is validated on its own so one bad entry never takes the others down.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig } from './config-types.js';
+import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS } from './schema.js';
+
+export interface ResolvedConfig {
+  config: PlatformConfig;
+  issues: ConfigIssue[];
+}
+
+interface Validators {
+  platform: ValidateFunction;
+  camera: ValidateFunction;
+  mqtt: ValidateFunction;
+  cameraKeys: Set<string>;
+}
+
+let validators: Validators | undefined;
+
+function compile(): Validators {
+  // useDefaults fills schema defaults in place, so callers always validate a clone.
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  for (const keyword of UI_KEYWORDS) ajv.addKeyword({ keyword, schemaType: ['string', 'object', 'array', 'boolean'] });
+  const camera = cameraSchema();
+  return {
+    platform: ajv.compile(platformSchema()),
+    camera: ajv.compile(camera),
+    mqtt: ajv.compile(mqttSchema()),
+    cameraKeys: new Set(Object.keys(camera.properties ?? {})),
+  };
+}
+
+const MAX_SUBJECT = 64;
+
+/** How a log line names a camera: its name if usable, else its id, else its position. */
+export function cameraSubject(raw: unknown, index: number): string {
+  const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const label = [entry.name, entry.id].find((v): v is string => typeof v === 'string' && v.trim().length > 0);
+  if (!label) return `camera #${index + 1}`;
+  // Strip control characters so a hostile name cannot forge log lines.
+  const clean = label.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, MAX_SUBJECT);
+  return `camera "${clean}" (#${index + 1})`;
+}
+
+function fieldOf(error: ErrorObject): string {
+  const path = error.instancePath.split('/').filter(Boolean).join('.');
+  const missing = error.keyword === 'required' ? (error.params as { missingProperty?: string }).missingProperty : undefined;
+  return [path, missing].filter(Boolean).join('.') || '(root)';
+}
+
+function messageOf(error: ErrorObject): string {
+  switch (error.keyword) {
+  case 'required':
+    return 'is required';
+  case 'enum':
+    return `must be one of ${((error.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+  case 'pattern':
+    return describePattern(fieldOf(error));
+  case 'type':
+    return `must be ${(error.params as { type?: string }).type ?? 'of another type'}`;
+  default:
+    return error.message ?? 'is invalid';
+  }
+}
+
+/** Patterns are unreadable to most users; say what they mean instead. */
+function describePattern(field: string): string {
+  const leaf = field.split('.').pop();
+  switch (leaf) {
+  case 'id': return 'must be lowercase letters, digits, "-" or "_" (at most 63, starting with a letter or digit)';
+  case 'source': return 'must be an rtsp:// or rtsps:// URL without spaces';
+  case 'snapshotSource': return 'must be an http(s):// or rtsp(s):// URL without spaces';
+  case 'url': return 'must be an mqtt://, mqtts://, ws:// or wss:// URL without spaces';
+  case 'name': return 'must contain a visible character';
+  default: return 'has an invalid format';
+  }
+}
+
+function toIssues(errors: ErrorObject[] | null | undefined, scope: ConfigIssue['scope'], subject: string, prefix = ''): ConfigIssue[] {
+  const seen = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  for (const error of errors ?? []) {
+    const field = prefix + fieldOf(error);
+    const message = messageOf(error);
+    const key = `${field}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push({ scope, subject, field, message, severity: 'error' });
+  }
+  return issues;
+}
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Resolve Homebridge's platform config. Never throws, whatever `raw` is. */
+export function resolveConfig(raw: unknown): ResolvedConfig {
+  validators ??= compile();
+  const v = validators;
+  const issues: ConfigIssue[] = [];
+  const input = isObject(raw) ? clone(raw) : {};
+  if (!isObject(raw)) {
+    issues.push({ scope: 'platform', subject: 'platform', field: '(root)', message: 'must be an object', severity: 'error' });
+  }
+
+  const rawCameras = input.cameras;
+  const rawMqtt = input.mqtt;
+  delete input.mqtt;
+  if (rawCameras !== undefined && !Array.isArray(rawCameras)) {
+    issues.push({ scope: 'platform', subject: 'platform', field: 'cameras', message: 'must be an array', severity: 'error' });
+  }
+  input.cameras = [];
+  if (!v.platform(input)) {
+    // Bad platform-level values: report them and fall back to the schema defaults for those keys.
+    issues.push(...toIssues(v.platform.errors, 'platform', 'platform'));
+    const fallback: Record<string, unknown> = { cameras: [] };
+    for (const [key, value] of Object.entries(input)) {
+      if (v.platform({ ...fallback, [key]: value })) fallback[key] = value;
+    }
+    v.platform(fallback);
+    for (const key of Object.keys(input)) delete input[key];
+    Object.assign(input, fallback);
+  }
+
+  const cameras: CameraConfig[] = [];
+  const ids = new Map<string, string>();
+  (Array.isArray(rawCameras) ? rawCameras : []).forEach((entry: unknown, index: number) => {
+    const subject = cameraSubject(entry, index);
+    if (!isObject(entry)) {
+      issues.push({ scope: 'camera', subject, field: '(root)', message: 'must be an object', severity: 'error' });
+      return;
+    }
+    const camera = clone(entry);
+    if (!v.camera(camera)) {
+      issues.push(...toIssues(v.camera.errors, 'camera', subject));
+      return;
+    }
+    const resolved = camera as unknown as CameraConfig;
+    const previous = ids.get(resolved.id);
+    if (previous) {
+      issues.push({ scope: 'camera', subject, field: 'id', message: `"${resolved.id}" is already used by ${previous}`, severity: 'error' });
+      return;
+    }
+    ids.set(resolved.id, subject);
+    for (const key of Object.keys(camera)) {
+      if (!v.cameraKeys.has(key)) {
+        issues.push({ scope: 'camera', subject, field: key.slice(0, 64), message: 'is not a known setting and is ignored', severity: 'warning' });
+      }
+    }
+    if (resolved.snapshotSource === '') delete resolved.snapshotSource;
+    cameras.push(resolved);
+  });
+
+  let mqtt: MqttConfig | undefined;
+  if (rawMqtt !== undefined && !(isObject(rawMqtt) && Object.keys(rawMqtt).length === 0)) {
+    const candidate = isObject(rawMqtt) ? clone(rawMqtt) : rawMqtt;
+    if (v.mqtt(candidate)) {
+      mqtt = candidate as unknown as MqttConfig;
+    } else {
+      issues.push(...toIssues(v.mqtt.errors, 'mqtt', 'mqtt', 'mqtt.'));
+    }
+  }
+
+  const config: PlatformConfig = {
+    ...(input as unknown as Omit<PlatformConfig, 'cameras' | 'mqtt'>),
+    cameras,
+    ...(mqtt ? { mqtt } : {}),
+  };
+  if (config.ffmpegPath === '') delete config.ffmpegPath;
+  return { config, issues };
+}
+

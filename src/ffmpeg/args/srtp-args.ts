@@ -1,0 +1,29 @@
+/** SRTP output pieces shared by the video and audio halves of a stream's argv. */
+
+export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
+
+export interface SrtpTarget {
+  address: string;
+  /** The controller's port; RTCP goes to the same port (rtcp-mux as HomeKit expects). */
+  port: number;
+  /** 16-byte master key followed by the 14-byte master salt. */
+  keyAndSalt: Buffer;
+  mtu: number;
+}
+
+export function srtpUrl(t: SrtpTarget): string {
+  const host = t.address.includes(':') ? `[${t.address}]` : t.address;
+  return `srtp://${host}:${t.port}?rtcpport=${t.port}&pkt_size=${t.mtu}`;
+}
+
+export function srtpOutputArgs(t: SrtpTarget, payloadType: number, ssrc: number): string[] {
+  return [
+    '-payload_type', String(payloadType),
+    // FFmpeg takes the SSRC as a signed 32-bit integer.
+    '-ssrc', String(ssrc | 0),
+    '-f', 'rtp',
+    '-srtp_out_suite', SRTP_SUITE,
+    '-srtp_out_params', t.keyAndSalt.toString('base64'),
+    srtpUrl(t),
+  ];
+}

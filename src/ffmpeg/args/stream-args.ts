@@ -1,0 +1,89 @@
+/**
+ * Argument list for one viewer: read the camera's shared feed, send H.264 (+ audio) as SRTP.
+ *
+ * | flag                                   | why                                                        |
+ * |----------------------------------------|------------------------------------------------------------|
+ * | -c:v copy -bsf:v dump_extra            | copy mode: SPS/PPS in-band, which HomeKit needs to start   |
+ * | -preset ultrafast -tune zerolatency    | transcode: no lookahead, no B-frames, lowest CPU per viewer |
+ * | -profile:v / -level:v                  | what the controller asked for in SelectedRTPStreamConfig    |
+ * | -g fps*2 (+ keyint_min)                | a keyframe every 2 s lets a dropped packet heal quickly     |
+ * | select=gte(n\,K),setpts=PTS-STARTPTS   | skip the K cached frames before live: start at the live edge |
+ * | -application lowdelay -frame_duration  | Opus tuned for conversation, packet time as asked          |
+ * | -progress pipe:3                       | frame count for time-to-first-frame and health metrics     |
+ */
+import { LOG_ARGS } from './input-args.js';
+import { srtpOutputArgs, type SrtpTarget } from './srtp-args.js';
+
+export type H264Profile = 'baseline' | 'main' | 'high';
+
+export interface VideoOutput {
+  mode: 'copy' | 'transcode';
+  encoder: string;
+  width: number;
+  height: number;
+  fps: number;
+  bitrateKbps: number;
+  profile: H264Profile;
+  /** e.g. '3.1', '3.2', '4.0' */
+  level: string;
+  payloadType: number;
+  ssrc: number;
+  target: SrtpTarget;
+  /** Transcode only: decoded frames to drop before the first one sent (the cached GOP before live). */
+  skipFrames?: number;
+}
+
+export interface AudioOutput {
+  codec: 'opus' | 'aac-eld';
+  sampleRateKhz: number;
+  bitrateKbps: number;
+  channels: number;
+  packetTimeMs: number;
+  payloadType: number;
+  ssrc: number;
+  target: SrtpTarget;
+}
+
+export interface StreamArgsOptions {
+  input: string[];
+  video: VideoOutput;
+  audio?: AudioOutput;
+}
+
+export function videoEncodeArgs(v: VideoOutput): string[] {
+  if (v.mode === 'copy') return ['-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe'];
+  const filters: string[] = [];
+  if (v.skipFrames && v.skipFrames > 0) filters.push(`select=gte(n\\,${Math.floor(v.skipFrames)})`, 'setpts=PTS-STARTPTS');
+  filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`, 'format=yuv420p');
+  const kbps = Math.max(1, Math.round(v.bitrateKbps));
+  const gop = String(Math.max(1, Math.round(v.fps * 2)));
+  return [
+    '-vf', filters.join(','),
+    '-r', String(v.fps),
+    '-c:v', v.encoder,
+    ...(v.encoder === 'libx264' ? ['-preset', 'ultrafast', '-tune', 'zerolatency', '-x264-params', 'repeat-headers=1'] : []),
+    '-profile:v', v.profile,
+    ...(v.encoder === 'libx264' ? ['-level:v', v.level] : []),
+    '-g', gop, '-keyint_min', gop, '-bf', '0',
+    '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
+  ];
+}
+
+export function audioEncodeArgs(a: AudioOutput): string[] {
+  const codec = a.codec === 'opus'
+    ? ['-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', String(a.packetTimeMs)]
+    : ['-c:a', 'libfdk_aac', '-profile:a', 'aac_eld', '-flags', '+global_header'];
+  return [...codec, '-ac', String(a.channels), '-ar', `${a.sampleRateKhz * 1000}`, '-b:a', `${a.bitrateKbps}k`];
+}
+
+export function streamArgs(o: StreamArgsOptions): string[] {
+  const args = [...LOG_ARGS, ...o.input];
+  args.push('-map', '0:v:0', ...videoEncodeArgs(o.video), '-an', '-sn', '-dn',
+    ...srtpOutputArgs(o.video.target, o.video.payloadType, o.video.ssrc));
+  if (o.audio) {
+    args.push('-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(o.audio),
+      ...srtpOutputArgs(o.audio.target, o.audio.payloadType, o.audio.ssrc));
+  }
+  args.push('-progress', 'pipe:3', '-stats_period', '0.1', '-nostats');
+  return args;
+}

@@ -1,0 +1,19 @@
+/** Turns FFmpeg's last stderr lines into the health reason a person can act on. */
+
+export type FailureReason = 'unauthorized' | 'forbidden' | 'not_found' | 'unreachable' | 'no_video' | 'stalled' | 'ffmpeg_failed';
+
+const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
+  [/401 Unauthorized|\b401\b.*auth/i, 'unauthorized'],
+  [/403 Forbidden/i, 'forbidden'],
+  [/404 Not Found|Stream not found|No such file or directory/i, 'not_found'],
+  [/Connection refused|Connection timed out|No route to host|Network is unreachable|Host is unreachable|Name or service not known|timed out|End of file|Server returned 5\d\d|453 Not Enough Bandwidth/i, 'unreachable'],
+  [/does not contain any stream|Output file .* does not contain|no video/i, 'no_video'],
+];
+
+export function classifyFailure(stderr: readonly string[]): FailureReason {
+  for (let i = stderr.length - 1; i >= 0; i--) {
+    const line = stderr[i] ?? '';
+    for (const [pattern, reason] of RULES) if (pattern.test(line)) return reason;
+  }
+  return 'ffmpeg_failed';
+}

@@ -1,0 +1,213 @@
+/**
+ * HomeKit's camera delegate for one camera: snapshots, SetupEndpoints, START/RECONFIGURE/STOP.
+ * Every HAP callback is answered exactly once; every session it creates ends through one path.
+ */
+import { isIP } from 'node:net';
+import type {
+  API, CameraController, CameraStreamingDelegate, PrepareStreamCallback, PrepareStreamRequest, SnapshotRequest,
+  SnapshotRequestCallback, StreamingRequest, StreamRequestCallback,
+} from 'homebridge';
+import type { CameraConfig } from '../config/config-types.js';
+import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
+import type { Log } from '../logging.js';
+import type { SnapshotService } from '../snapshot/snapshot-service.js';
+import type { SharedSource } from '../source/shared-source.js';
+import { chooseAudio } from './audio-choice.js';
+import { once } from './callback-once.js';
+import { hapEnums, type HapEnums } from './hap-enums.js';
+import { keyAndSalt, mapAudio, mapVideo, type RawAudioInfo, type RawVideoInfo } from './request-mapping.js';
+import { StreamSession } from './stream-session.js';
+import { chooseVideoMode, type CameraStreamInfo } from './video-mode.js';
+
+export interface DelegateTimings {
+  /** No RTCP from the viewer for this long ends the session (phone left Wi-Fi). */
+  viewerTimeoutMs: number;
+  /** How long a START may wait for the camera's first keyframe. */
+  startTimeoutMs: number;
+  /** Auto mode: copy that yields no frame in this time falls back to transcoding. */
+  copyFallbackMs: number;
+  /** A prepared session never started is released after this. */
+  prepareTimeoutMs: number;
+}
+
+export interface DelegateDeps {
+  api: API['hap'];
+  camera: CameraConfig;
+  ffmpegPath: string;
+  encoders: ReadonlySet<string>;
+  source: SharedSource;
+  snapshots: SnapshotService;
+  log: Log;
+  redact: (text: string) => string;
+  timings: DelegateTimings;
+  streamInfo: () => CameraStreamInfo | undefined;
+  onViewers: (count: number) => void;
+  onFirstFrame: (ms: number) => void;
+  onProgress: (progress: FfmpegProgress) => void;
+}
+
+export class StreamingDelegate implements CameraStreamingDelegate {
+  controller: CameraController | undefined;
+  private readonly enums: HapEnums;
+  private readonly sessions = new Map<string, StreamSession>();
+  private readonly prepareTimers = new Map<string, NodeJS.Timeout>();
+  private copyFailed = false;
+  private audioWarned = false;
+  private closed = false;
+
+  constructor(private readonly d: DelegateDeps) {
+    this.enums = hapEnums(d.api);
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  handleSnapshotRequest(request: SnapshotRequest, callback: SnapshotRequestCallback): void {
+    const done = once(callback);
+    const { width, height } = request;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 16 || height < 16 || width > 3840 || height > 2160) {
+      done(new Error(`snapshot size ${String(width)}x${String(height)} is out of range`));
+      return;
+    }
+    this.d.snapshots.get(width, height).then(
+      (snapshot) => done(undefined, snapshot.jpeg),
+      (error: unknown) => {
+        this.d.log.warn(`snapshot failed: ${this.d.redact(error instanceof Error ? error.message : String(error))}`);
+        done(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  prepareStream(request: PrepareStreamRequest, callback: PrepareStreamCallback): void {
+    const done = once(callback);
+    void this.prepare(request).then(
+      (response) => done(undefined, response),
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.d.log.warn(`stream setup refused: ${message}`);
+        done(error instanceof Error ? error : new Error(message));
+      },
+    );
+  }
+
+  private async prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
+    if (this.closed) throw new Error('the camera is shutting down');
+    if (this.sessions.size >= this.d.camera.maxStreams) throw new Error(`already ${this.sessions.size} viewers (maxStreams)`);
+    const suite = this.enums.SRTPCryptoSuites.AES_CM_128_HMAC_SHA1_80;
+    if (request.video.srtpCryptoSuite !== suite) throw new Error('only AES_CM_128_HMAC_SHA1_80 SRTP is supported');
+    const videoKey = keyAndSalt(request.video.srtp_key, request.video.srtp_salt);
+    const audioKey = keyAndSalt(request.audio.srtp_key, request.audio.srtp_salt);
+    if (!videoKey || !audioKey) throw new Error('SRTP key or salt has the wrong length');
+    const validPort = (p: number): boolean => Number.isInteger(p) && p > 0 && p < 65_536;
+    if (!validPort(request.video.port) || !validPort(request.audio.port)) throw new Error('invalid RTP port');
+    if (isIP(request.targetAddress) === 0 || isIP(request.sourceAddress) === 0) throw new Error('invalid address');
+    const old = this.sessions.get(request.sessionID);
+    if (old) await old.end('set up again');
+
+    const session = await StreamSession.prepare({
+      id: `[${request.sessionID.slice(0, 8)}]`,
+      ffmpegPath: this.d.ffmpegPath,
+      source: this.d.source,
+      log: this.d.log,
+      redact: this.d.redact,
+      encoder: this.d.camera.video.encoder,
+      mode: () => ({ ...chooseVideoMode(this.d.camera.video.mode, this.d.streamInfo(), this.copyFailed), auto: this.d.camera.video.mode === 'auto' }),
+      onCopyFailed: () => { this.copyFailed = true; },
+      audio: (requested) => {
+        const choice = chooseAudio(this.d.camera.audio, requested, this.d.encoders, this.d.source.hasAudio);
+        if (choice && 'skip' in choice) {
+          if (!this.audioWarned) this.d.log.warn(`audio dropped, video continues: ${choice.skip}`);
+          this.audioWarned = true;
+        }
+        return choice;
+      },
+      viewerTimeoutMs: this.d.timings.viewerTimeoutMs,
+      startTimeoutMs: this.d.timings.startTimeoutMs,
+      copyFallbackMs: this.d.timings.copyFallbackMs,
+      onFirstFrame: (ms) => this.d.onFirstFrame(ms),
+      onProgress: (p) => this.d.onProgress(p),
+      onSelfEnded: () => this.controller?.forceStopStreamingSession(request.sessionID),
+      onEnded: () => {
+        if (this.sessions.get(request.sessionID) === session) this.sessions.delete(request.sessionID);
+        this.d.onViewers(this.sessions.size);
+      },
+    }, {
+      address: request.targetAddress,
+      family: request.addressVersion,
+      videoPort: request.video.port,
+      audioPort: request.audio.port,
+      videoKeyAndSalt: videoKey,
+      audioKeyAndSalt: audioKey,
+    }, request.sourceAddress);
+    this.sessions.set(request.sessionID, session);
+    this.d.onViewers(this.sessions.size);
+    const timer = setTimeout(() => {
+      this.prepareTimers.delete(request.sessionID);
+      void session.end('set up but never started');
+    }, this.d.timings.prepareTimeoutMs);
+    timer.unref();
+    this.prepareTimers.set(request.sessionID, timer);
+    return {
+      video: { port: session.videoRtcp.port, ssrc: session.ssrcVideo, srtp_key: request.video.srtp_key, srtp_salt: request.video.srtp_salt },
+      audio: { port: session.audioRtcp.port, ssrc: session.ssrcAudio, srtp_key: request.audio.srtp_key, srtp_salt: request.audio.srtp_salt },
+    };
+  }
+
+  handleStreamRequest(request: StreamingRequest, callback: StreamRequestCallback): void {
+    const done = once(callback);
+    try {
+      const session = this.sessions.get(request.sessionID);
+      const type = request.type as string;
+      if (type === this.enums.StreamRequestTypes.STOP) {
+        this.clearPrepareTimer(request.sessionID);
+        void session?.end('stopped by HomeKit');
+        done();
+        return;
+      }
+      if (!session || !session.active) {
+        done(new Error('unknown stream session'));
+        return;
+      }
+      if (type === this.enums.StreamRequestTypes.START && 'audio' in request) {
+        const video = mapVideo(this.enums, this.d.camera, request.video as unknown as RawVideoInfo);
+        const audio = mapAudio(this.enums, request.audio as unknown as RawAudioInfo | undefined);
+        if (!video.ok || !audio.ok) {
+          const error = !video.ok ? video.error : !audio.ok ? audio.error : 'invalid request';
+          this.d.log.warn(`stream start refused: ${error}`);
+          void session.end(`refused: ${error}`);
+          done(new Error(error));
+          return;
+        }
+        this.clearPrepareTimer(request.sessionID);
+        session.start(video.value, audio.value);
+        done();
+        return;
+      }
+      if (type === this.enums.StreamRequestTypes.RECONFIGURE && 'video' in request) {
+        const v = request.video as unknown as Partial<RawVideoInfo>;
+        const mapped = mapVideo(this.enums, this.d.camera, { profile: -1, level: -1, pt: 99, mtu: 1378, rtcp_interval: 0.5, max_bit_rate: 0, width: 0, height: 0, fps: 0, ...v });
+        if (mapped.ok) session.reconfigure(mapped.value);
+        done();
+        return;
+      }
+      done(new Error(`unsupported stream request ${type}`));
+    } catch (error) {
+      // Never let a malformed request escape into HAP-NodeJS.
+      done(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Ends every session (camera removed or shutdown); resolves when their FFmpegs are gone. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.prepareTimers.values()) clearTimeout(timer);
+    this.prepareTimers.clear();
+    await Promise.all([...this.sessions.values()].map((s) => s.end('shutting down')));
+  }
+
+  private clearPrepareTimer(sessionID: string): void {
+    clearTimeout(this.prepareTimers.get(sessionID));
+    this.prepareTimers.delete(sessionID);
+  }
+}

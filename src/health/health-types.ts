@@ -1,0 +1,135 @@
+/**
+ * Types for a camera's stream health: the observable state published over MQTT, the symptoms that
+ * drive it, and the tuning knobs. Pure data, no behaviour (see health-reducer.ts).
+ */
+
+export type HealthStatus = 'starting' | 'online' | 'degraded' | 'offline';
+
+/** Why a camera is not simply `online`; `null` in the state when everything is fine. */
+export type HealthReason =
+  | 'unreachable' // connection refused / timed out
+  | 'unauthorized' // RTSP 401
+  | 'forbidden' // RTSP 403
+  | 'not_found' // RTSP 404
+  | 'no_video' // SDP without a video track
+  | 'stalled' // live stream stopped delivering frames
+  | 'low_fps'
+  | 'decode_errors'
+  | 'ffmpeg_failed'
+  | 'bad_response';
+
+/** What the RTSP probe reports; `timeout` is folded into `unreachable` by the reducer. */
+export type ProbeFailureReason =
+  | 'unreachable'
+  | 'timeout'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'no_video'
+  | 'bad_response';
+
+/** Video parameters as far as they are known (SDP/SPS from the probe, refined by the live stream). */
+export interface HealthVideo {
+  codec: string;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+}
+
+/** Video info carried by a successful probe (from the SDP); missing fields stay unknown. */
+export interface ProbeVideoInfo {
+  codec: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+export type Symptom =
+  | { type: 'probe-ok'; video: ProbeVideoInfo }
+  | { type: 'probe-failed'; reason: ProbeFailureReason; message: string }
+  | { type: 'stream-started' }
+  | {
+      type: 'stream-stats';
+      fps: number;
+      bitrateKbps: number;
+      /** Frames decoded/forwarded so far by this stream (cumulative). */
+      frames: number;
+      /** Decode errors so far in this stream (cumulative; the reducer works on the increase). */
+      decodeErrors: number;
+      width?: number;
+      height?: number;
+      /** The rate this stream should deliver (e.g. the negotiated output fps); else the SDP fps. */
+      expectedFps?: number;
+    }
+  | { type: 'stream-first-frame'; timeToFirstFrameMs: number }
+  /** Emitted by the upstream stall watchdog; re-emit it while the stall lasts so it can escalate. */
+  | { type: 'stream-stalled' }
+  | { type: 'stream-ended'; ok: true }
+  | { type: 'stream-ended'; ok: false; reason: HealthReason; message: string }
+  | { type: 'viewers'; count: number }
+  | { type: 'restart' };
+
+export interface HealthState {
+  state: HealthStatus;
+  reason: HealthReason | null;
+  /** When `state` last changed (epoch ms). A reason change within the same state keeps it. */
+  since: number;
+  /** When the last probe or stream symptom arrived (epoch ms). */
+  checkedAt: number;
+  /** Consecutive failed probes/streams; reset by any proof of life. */
+  consecutiveFailures: number;
+  video: HealthVideo | null;
+  viewers: number;
+  /** Live-stream metrics; null while no stream runs. */
+  fps: number | null;
+  bitrateKbps: number | null;
+  restarts: number;
+  /** Last error message, already redacted; kept after recovery as history. */
+  lastError: string | null;
+  timeToFirstFrameMs: number | null;
+
+  // Bookkeeping the reducer needs for hysteresis. Published payloads leave these out.
+  /** A live FFmpeg stream is running. */
+  streaming: boolean;
+  /** When the running stream started (epoch ms), for the quality grace period. */
+  streamStartedAt: number | null;
+  /** When the current stall began, or null when frames flow. */
+  stalledSince: number | null;
+  /** Cumulative decode errors at the last stats sample of this stream. */
+  decodeErrorsSeen: number;
+  /** Frame counter at the last stats sample of this stream (to see whether frames advance). */
+  framesSeen: number;
+  /** Consecutive stats samples with a quality issue / without one. */
+  badSamples: number;
+  goodSamples: number;
+}
+
+export interface HealthPolicy {
+  /** Probe interval while online/degraded (the platform's `probeIntervalSeconds`). */
+  probeIntervalSeconds: number;
+  /** Consecutive probe failures before online → offline (auth errors skip this). */
+  failuresBeforeOffline: number;
+  /** First retry delay after a failure; doubles per further failure while offline. */
+  retryBaseMs: number;
+  /**
+   * Upper bound of the probe delay while offline. Keep ≤ ~10 s: a camera that answers again must be
+   * reported online within 15 s, i.e. within one offline delay plus one probe round trip.
+   */
+  offlineProbeCapMs: number;
+  /** ± fraction of random jitter applied to every delay (spreads a fleet of cameras). */
+  jitterRatio: number;
+  /** A stall that lasts this long (since it was first reported) takes the camera offline. */
+  stallOfflineMs: number;
+  /** fps below this fraction of the SDP/expected fps counts as low. */
+  lowFpsRatio: number;
+  /** Fallback floor when the expected fps is unknown; fps below it counts as low (0 disables). */
+  minFps: number;
+  /** New decode errors within one stats sample at or above this count as a bad sample. */
+  decodeErrorsPerSample: number;
+  /** FFmpeg reports fps averaged since start, which ramps up: no low-fps verdicts before this. */
+  qualityGraceMs: number;
+  /** Consecutive bad stats samples before online → degraded. */
+  degradeAfterSamples: number;
+  /** Consecutive good stats samples before degraded (quality) → online. */
+  recoverAfterSamples: number;
+}

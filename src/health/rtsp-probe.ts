@@ -1,0 +1,343 @@
+/**
+ * A light RTSP health probe: OPTIONS then DESCRIBE on one TCP connection, answering a 401 with
+ * Basic or Digest auth from the URL's userinfo, and reading the SDP to learn what the camera
+ * streams. Far cheaper than starting FFmpeg, and it says *why* a camera fails (refused, 401, 404,
+ * no video). Never throws for network problems and never puts the password in a message.
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { redactSecrets, redactUrl } from '../config/redact.js';
+import type { ProbeFailureReason } from './health-types.js';
+import { basicAuthorization, digestAuthorization, parseChallenges, pickChallenge } from './rtsp-auth.js';
+import type { AuthChallenge, Credentials } from './rtsp-auth.js';
+import { describeSdp } from './sdp.js';
+import type { SdpAudioInfo, SdpVideoInfo } from './sdp.js';
+
+export type ProbeResult =
+  | { ok: true; video: SdpVideoInfo; audio?: SdpAudioInfo; ms: number }
+  | { ok: false; reason: ProbeFailureReason; status?: number; message: string; ms: number };
+
+export interface RtspProbeOptions {
+  /** Bound for the whole probe (connect + both requests). Default 5000 ms. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  userAgent?: string;
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
+
+interface RtspResponse {
+  status: number;
+  statusText: string;
+  /** Header values by lower-cased name (repeated headers keep every value). */
+  headers: Map<string, string[]>;
+  body: string;
+}
+
+/** A failure with its classification; thrown inside the probe, returned as a result outside. */
+class ProbeFailure extends Error {
+  constructor(
+    readonly reason: ProbeFailureReason,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Incremental RTSP response framing (status line, headers, Content-Length body). */
+class ResponseReader {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): RtspResponse[] {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const responses: RtspResponse[] = [];
+    for (;;) {
+      // Interleaved RTP ($ channel len16 payload) cannot occur before PLAY, but skip it if it does.
+      if (this.buffer[0] === 0x24) {
+        if (this.buffer.length < 4) break;
+        const length = 4 + this.buffer.readUInt16BE(2);
+        if (this.buffer.length < length) break;
+        this.buffer = this.buffer.subarray(length);
+        continue;
+      }
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (this.buffer.length > MAX_HEADER_BYTES) throw new ProbeFailure('bad_response', 'RTSP response header too large');
+        break;
+      }
+      const lines = this.buffer.subarray(0, end).toString('latin1').split('\r\n');
+      const statusLine = /^RTSP\/\d\.\d\s+(\d{3})\s*(.*)$/.exec(lines[0] ?? '');
+      if (!statusLine?.[1]) throw new ProbeFailure('bad_response', `not an RTSP response: "${printable(lines[0] ?? '')}"`);
+      const headers = new Map<string, string[]>();
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon).trim().toLowerCase();
+        headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+      }
+      const length = Number.parseInt(headers.get('content-length')?.[0] ?? '0', 10) || 0;
+      if (length > MAX_BODY_BYTES) throw new ProbeFailure('bad_response', `RTSP body too large (${length} bytes)`);
+      if (this.buffer.length < end + 4 + length) break;
+      const body = this.buffer.subarray(end + 4, end + 4 + length).toString('utf8');
+      this.buffer = this.buffer.subarray(end + 4 + length);
+      responses.push({ status: Number.parseInt(statusLine[1], 10), statusText: printable(statusLine[2] ?? ''), headers, body });
+    }
+    return responses;
+  }
+}
+
+/** Server-controlled text goes into messages: keep it short and printable. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+}
+
+interface Target {
+  host: string;
+  port: number;
+  /** Request-URI: the camera URL without userinfo. */
+  uri: string;
+  credentials?: Credentials;
+  /** For messages only. */
+  display: string;
+}
+
+function parseTarget(url: string): Target {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ProbeFailure('bad_response', 'camera URL is not a valid URL');
+  }
+  if (parsed.protocol !== 'rtsp:') throw new ProbeFailure('bad_response', `unsupported scheme "${printable(parsed.protocol)}" (only rtsp:// can be probed)`);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = parsed.port ? Number.parseInt(parsed.port, 10) : 554;
+  const decode = (s: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  const target: Target = {
+    host,
+    port,
+    uri: `rtsp://${parsed.host}${parsed.pathname}${parsed.search}`,
+    display: redactUrl(url),
+  };
+  if (parsed.username || parsed.password) target.credentials = { username: decode(parsed.username), password: decode(parsed.password) };
+  return target;
+}
+
+const NETWORK_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EPIPE: 'connection closed',
+};
+
+/** One RTSP conversation over one socket, with a deadline covering everything. */
+class RtspConversation {
+  private readonly reader = new ResponseReader();
+  private cseq = 0;
+  private pending: { cseq: number; resolve: (r: RtspResponse) => void } | undefined;
+  private failure: ProbeFailure | undefined;
+  private fail: (f: ProbeFailure) => void = () => undefined;
+  private challenge: AuthChallenge | undefined;
+  private nc = 0;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly target: Target,
+    private readonly userAgent: string,
+  ) {}
+
+  /** Connects; rejects with a ProbeFailure. `stopped` rejects when the deadline/abort fires. */
+  static open(target: Target, userAgent: string, stopped: Promise<never>): Promise<RtspConversation> {
+    return new Promise<RtspConversation>((resolve, reject) => {
+      const socket = connect({ host: target.host, port: target.port });
+      socket.setNoDelay(true);
+      const conversation = new RtspConversation(socket, target, userAgent);
+      conversation.fail = reject;
+      let connected = false;
+      socket.once('connect', () => {
+        connected = true;
+        resolve(conversation);
+      });
+      // Before connect, a failure means unreachable; after it, something answered TCP but hung up
+      // on RTSP (session limit, wrong service): that is a bad response, not an outage.
+      const reason = (): ProbeFailureReason => (connected ? 'bad_response' : 'unreachable');
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        const text = (err.code && NETWORK_ERRORS[err.code]) ?? 'connection failed';
+        conversation.abort(new ProbeFailure(reason(), `${text} (${err.code ?? err.message}) at ${target.host}:${target.port}`));
+      });
+      socket.on('close', () => conversation.abort(new ProbeFailure(reason(), `connection closed by ${target.host}:${target.port} without an answer`)));
+      socket.on('data', (chunk: Buffer) => conversation.onData(chunk));
+      stopped.catch((f: unknown) => conversation.abort(f instanceof ProbeFailure ? f : new ProbeFailure('timeout', 'probe stopped')));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let responses: RtspResponse[];
+    try {
+      responses = this.reader.push(chunk);
+    } catch (err) {
+      this.abort(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', 'unparseable RTSP response'));
+      return;
+    }
+    for (const response of responses) {
+      const cseq = Number.parseInt(response.headers.get('cseq')?.[0] ?? '', 10);
+      // Some cameras omit CSeq; anything answering while we wait is taken as the answer.
+      if (this.pending && (Number.isNaN(cseq) || cseq === this.pending.cseq)) {
+        const { resolve } = this.pending;
+        this.pending = undefined;
+        resolve(response);
+      }
+    }
+  }
+
+  /** First failure wins; later ones (e.g. the close after a reset) are ignored. */
+  abort(failure: ProbeFailure): void {
+    if (this.failure) return;
+    this.failure = failure;
+    this.socket.destroy();
+    this.fail(failure);
+  }
+
+  close(): void {
+    this.failure ??= new ProbeFailure('bad_response', 'closed');
+    this.socket.destroy();
+  }
+
+  private send(method: string, extra: Record<string, string>): Promise<RtspResponse> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<RtspResponse>((resolve, reject) => {
+      this.fail = reject;
+      const cseq = ++this.cseq;
+      this.pending = { cseq, resolve };
+      const headers: Record<string, string> = { CSeq: String(cseq), 'User-Agent': this.userAgent, ...extra };
+      const authorization = this.authorization(method);
+      if (authorization) headers['Authorization'] = authorization;
+      const head = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      this.socket.write(`${method} ${this.target.uri} RTSP/1.0\r\n${head}\r\n`);
+    });
+  }
+
+  private authorization(method: string): string | undefined {
+    const { challenge } = this;
+    const credentials = this.target.credentials;
+    if (!challenge || !credentials) return undefined;
+    if (challenge.scheme === 'basic') return basicAuthorization(credentials);
+    return digestAuthorization({ challenge, credentials, method, uri: this.target.uri, nc: ++this.nc });
+  }
+
+  /** Send, answering 401 challenges: once per new challenge, once more for a stale nonce. */
+  async request(method: string, extra: Record<string, string> = {}): Promise<RtspResponse> {
+    let response = await this.send(method, extra);
+    for (let attempt = 0; attempt < 2 && response.status === 401; attempt++) {
+      const offered = pickChallenge(parseChallenges(response.headers.get('www-authenticate') ?? []));
+      if (!offered || !this.target.credentials) break;
+      const retry = this.challenge === undefined || offered.stale || offered.scheme !== this.challenge.scheme || offered.nonce !== this.challenge.nonce;
+      if (!retry) break; // same challenge again: the camera rejected these credentials
+      this.challenge = offered;
+      this.nc = 0;
+      response = await this.send(method, extra);
+    }
+    return response;
+  }
+
+  get authScheme(): string {
+    return this.challenge?.scheme ?? 'none';
+  }
+}
+
+function statusFailure(method: string, response: RtspResponse, target: Target, auth: string): ProbeFailure {
+  const what = `RTSP ${method} ${response.status} ${response.statusText}`.trim();
+  switch (response.status) {
+    case 401: {
+      const detail = target.credentials ? `credentials rejected (${auth} auth)` : 'the URL has no credentials';
+      return new ProbeFailure('unauthorized', `${what}: ${detail} for ${target.display}`, 401);
+    }
+    case 403:
+      return new ProbeFailure('forbidden', `${what} for ${target.display}`, 403);
+    case 404:
+      return new ProbeFailure('not_found', `${what}: no stream at ${target.display}`, 404);
+    default:
+      return new ProbeFailure('bad_response', `${what} for ${target.display}`, response.status);
+  }
+}
+
+async function converse(conversation: RtspConversation, target: Target): Promise<{ video: SdpVideoInfo; audio?: SdpAudioInfo }> {
+  const options = await conversation.request('OPTIONS');
+  // OPTIONS is only a warm-up (and where many cameras first ask for auth). Auth refusals are final;
+  // other odd answers (501, even 404 on some firmware) are left for DESCRIBE to judge.
+  if (options.status === 401 || options.status === 403) throw statusFailure('OPTIONS', options, target, conversation.authScheme);
+
+  const describe = await conversation.request('DESCRIBE', { Accept: 'application/sdp' });
+  if (describe.status < 200 || describe.status >= 300) throw statusFailure('DESCRIBE', describe, target, conversation.authScheme);
+  const contentType = describe.headers.get('content-type')?.[0] ?? 'application/sdp';
+  if (!/application\/sdp/i.test(contentType) && !describe.body.includes('m=')) {
+    throw new ProbeFailure('bad_response', `RTSP DESCRIBE answered with ${printable(contentType)} instead of SDP`, describe.status);
+  }
+  const { video, audio } = describeSdp(describe.body);
+  if (!video) {
+    const tracks = describe.body.match(/^m=\w+/gm)?.map((m) => m.slice(2)).join(', ') || 'none';
+    throw new ProbeFailure('no_video', `SDP from ${target.display} has no video track (tracks: ${tracks})`, describe.status);
+  }
+  return audio ? { video, audio } : { video };
+}
+
+/**
+ * Probe an rtsp:// URL. Resolves with the stream description or a classified failure; every
+ * path is bounded by `timeoutMs` and by `signal`.
+ */
+export async function probeRtsp(url: string, options: RtspProbeOptions = {}): Promise<ProbeResult> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const secrets: string[] = [];
+  const result = (f: ProbeFailure): ProbeResult => {
+    const out: ProbeResult = { ok: false, reason: f.reason, message: redactSecrets(f.message, secrets), ms: elapsed() };
+    if (f.status !== undefined) out.status = f.status;
+    return out;
+  };
+
+  let target: Target;
+  try {
+    target = parseTarget(url);
+  } catch (err) {
+    return result(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', 'invalid camera URL'));
+  }
+  if (target.credentials?.password) secrets.push(target.credentials.password);
+  if (options.signal?.aborted) return result(new ProbeFailure('timeout', `probe of ${target.display} aborted`));
+
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ProbeFailure('timeout', `no answer from ${target.display} within ${timeoutMs} ms`)), timeoutMs);
+    onAbort = () => reject(new ProbeFailure('timeout', `probe of ${target.display} aborted`));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined); // observed below; avoid an unhandled rejection if unused
+
+  let conversation: RtspConversation | undefined;
+  try {
+    conversation = await Promise.race([RtspConversation.open(target, options.userAgent ?? 'homebridge-cctv', stopped), stopped]);
+    const described = await Promise.race([converse(conversation, target), stopped]);
+    return { ok: true, ...described, ms: elapsed() };
+  } catch (err) {
+    return result(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', err instanceof Error ? err.message : String(err)));
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    conversation?.close();
+  }
+}

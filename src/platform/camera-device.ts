@@ -1,0 +1,144 @@
+/**
+ * Everything one camera owns, wired together: the shared feed, snapshots, the streaming delegate,
+ * the HomeKit controller and the optional motion sensor / doorbell. `close()` is its one teardown.
+ */
+import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
+import type { CameraConfig } from '../config/config-types.js';
+import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
+import type { Log } from '../logging.js';
+import { StreamingDelegate } from '../hap/streaming-delegate.js';
+import { streamingOptions } from '../hap/streaming-options.js';
+import type { CameraStreamInfo } from '../hap/video-mode.js';
+import { TIMINGS } from '../settings.js';
+import { SnapshotService } from '../snapshot/snapshot-service.js';
+import { SharedSource, type SourceEvent } from '../source/shared-source.js';
+
+/** What the camera reports to health monitoring; a no-op until MQTT is configured. */
+export interface CameraObserver {
+  sourceEvent(event: SourceEvent): void;
+  viewers(count: number): void;
+  firstFrame(ms: number): void;
+  progress(progress: FfmpegProgress): void;
+  streamInfo(): CameraStreamInfo | undefined;
+  cameraDown(): boolean;
+}
+
+export interface CameraDeviceOptions {
+  api: API;
+  accessory: PlatformAccessory;
+  camera: CameraConfig;
+  ffmpegPath: string;
+  encoders: ReadonlySet<string>;
+  lingerMs: number;
+  log: Log;
+  redact: (text: string) => string;
+  observer: CameraObserver;
+  version: string;
+}
+
+export class CameraDevice {
+  readonly source: SharedSource;
+  readonly snapshots: SnapshotService;
+  readonly delegate: StreamingDelegate;
+  readonly controller: CameraController;
+  private motionService: Service | undefined;
+  private motionTimer: NodeJS.Timeout | undefined;
+  private prebufferLease: { release(): void } | undefined;
+
+  constructor(private readonly o: CameraDeviceOptions) {
+    const { api, accessory, camera, log } = o;
+    const hap = api.hap;
+    accessory.getService(hap.Service.AccessoryInformation)
+      ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
+      .setCharacteristic(hap.Characteristic.Model, camera.model ?? 'RTSP camera')
+      .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? camera.id)
+      .setCharacteristic(hap.Characteristic.FirmwareRevision, o.version);
+
+    this.source = new SharedSource({
+      ffmpegPath: o.ffmpegPath,
+      args: { input: { url: camera.source, transport: camera.rtspTransport }, audio: camera.audio.enabled },
+      lingerMs: o.lingerMs,
+      log,
+      redact: o.redact,
+      stallMs: TIMINGS.stallMs,
+      onEvent: (event) => o.observer.sourceEvent(event),
+    });
+    this.snapshots = new SnapshotService({
+      ffmpegPath: o.ffmpegPath,
+      source: this.source,
+      snapshotUrl: camera.snapshotSource,
+      rtspTransport: camera.rtspTransport,
+      log,
+      redact: o.redact,
+      cameraDown: () => o.observer.cameraDown(),
+      freshMs: TIMINGS.snapshotFreshMs,
+      budgetMs: TIMINGS.snapshotBudgetMs,
+    });
+    this.delegate = new StreamingDelegate({
+      api: hap,
+      camera,
+      ffmpegPath: o.ffmpegPath,
+      encoders: o.encoders,
+      source: this.source,
+      snapshots: this.snapshots,
+      log,
+      redact: o.redact,
+      timings: TIMINGS,
+      streamInfo: () => o.observer.streamInfo(),
+      onViewers: (n) => o.observer.viewers(n),
+      onFirstFrame: (ms) => o.observer.firstFrame(ms),
+      onProgress: (p) => o.observer.progress(p),
+    });
+    const options = {
+      cameraStreamCount: camera.maxStreams,
+      delegate: this.delegate,
+      streamingOptions: streamingOptions(hap, camera, o.encoders),
+    };
+    this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
+    this.delegate.controller = this.controller;
+    accessory.configureController(this.controller);
+
+    const existingMotion = accessory.getService(hap.Service.MotionSensor);
+    if (camera.motion) {
+      this.motionService = existingMotion ?? accessory.addService(hap.Service.MotionSensor, camera.name);
+      this.motionService.updateCharacteristic(hap.Characteristic.MotionDetected, false);
+    } else if (existingMotion) {
+      accessory.removeService(existingMotion);
+    }
+    if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  get camera(): CameraConfig {
+    return this.o.camera;
+  }
+
+  /** Motion from MQTT; resets itself after motionTimeoutSeconds. Returns false if not a motion camera. */
+  setMotion(detected: boolean): boolean {
+    const service = this.motionService;
+    if (!service) return false;
+    clearTimeout(this.motionTimer);
+    service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, detected);
+    if (detected) {
+      this.motionTimer = setTimeout(() => service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, false), this.o.camera.motionTimeoutSeconds * 1000);
+      this.motionTimer.unref();
+    }
+    return true;
+  }
+
+  /** Rings a doorbell camera; returns false if the camera is not a doorbell. */
+  ring(): boolean {
+    const controller = this.controller as CameraController & { ringDoorbell?: () => void };
+    if (!this.o.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
+    controller.ringDoorbell();
+    return true;
+  }
+
+  /** Ends every stream, snapshot and the camera feed; resolves when all FFmpeg children are gone. */
+  async close(): Promise<void> {
+    clearTimeout(this.motionTimer);
+    this.prebufferLease?.release();
+    this.snapshots.close();
+    await this.delegate.close();
+    await this.source.close();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The Homebridge platform: resolves config, waits for Homebridge to finish launching, probes FFmpeg
+ * once, then reconciles HomeKit accessories with the configured cameras. Nothing here throws into
+ * Homebridge: every failure is logged once with the camera it concerns.
+ */
+import { readFileSync } from 'node:fs';
+import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig as HbPlatformConfig } from 'homebridge';
+import type { CameraConfig, ConfigIssue, PlatformConfig } from '../config/config-types.js';
+import { redactSecrets, redactUrlsInText, secretsInUrl } from '../config/redact.js';
+import { resolveConfig } from '../config/validate-config.js';
+import { describeCapabilities, probeCapabilities, type FfmpegCapabilities } from '../ffmpeg/capabilities.js';
+import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
+import type { Log } from '../logging.js';
+import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
+import { CameraDevice, type CameraObserver } from './camera-device.js';
+import { pluginLog } from './plugin-log.js';
+import { PlatformHealth } from './platform-health.js';
+
+const VERSION = readVersion();
+
+export class CctvPlatform implements DynamicPlatformPlugin {
+  private readonly cached = new Map<string, PlatformAccessory>();
+  private readonly devices = new Map<string, CameraDevice>();
+  private readonly config: PlatformConfig | undefined;
+  private readonly redact: (text: string) => string;
+  private readonly log: Log;
+  private health: PlatformHealth | undefined;
+  private shuttingDown = false;
+
+  constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
+    const { config, issues } = resolveConfig(rawConfig ?? {});
+    const secrets = [
+      ...config.cameras.flatMap((c) => [...secretsInUrl(c.source), ...(c.snapshotSource ? secretsInUrl(c.snapshotSource) : [])]),
+      ...(config.mqtt?.password ? [config.mqtt.password] : []),
+      ...(config.mqtt ? secretsInUrl(config.mqtt.url) : []),
+    ];
+    this.redact = (text) => redactSecrets(redactUrlsInText(text), secrets);
+    this.log = pluginLog(hbLog, '', config.debug, this.redact);
+    this.reportIssues(issues);
+    const rawCameras = (rawConfig as { cameras?: unknown } | undefined)?.cameras;
+    if (config.cameras.length === 0 && !(Array.isArray(rawCameras) && rawCameras.length > 0)) {
+      this.log.info('no cameras configured; the plugin stays idle');
+    }
+    this.config = config;
+    api.on('didFinishLaunching', () => {
+      this.launch().catch((error: unknown) => this.log.error(`start-up failed: ${error instanceof Error ? error.message : String(error)}`));
+    });
+    api.on('shutdown', () => {
+      void this.shutdown();
+    });
+  }
+
+  configureAccessory(accessory: PlatformAccessory): void {
+    this.cached.set(accessory.UUID, accessory);
+  }
+
+  private reportIssues(issues: ConfigIssue[]): void {
+    for (const issue of issues) {
+      const consequence = issue.severity === 'warning' ? '' : issue.scope === 'camera' ? ' (camera skipped)' : issue.scope === 'mqtt' ? ' (MQTT disabled)' : ' (default used)';
+      const line = `config: ${issue.subject}: field "${issue.field}" ${issue.message}${consequence}`;
+      if (issue.severity === 'warning') this.log.warn(line);
+      else this.log.error(line);
+    }
+  }
+
+  private async launch(): Promise<void> {
+    const config = this.config;
+    if (!config) return;
+    const configuredIds = new Set(config.cameras.map((c) => this.uuidFor(c)));
+    // Removed cameras leave HomeKit even when FFmpeg is missing: the config is the truth.
+    const stale = [...this.cached.values()].filter((a) => !configuredIds.has(a.UUID));
+    if (stale.length) {
+      this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, stale);
+      for (const accessory of stale) {
+        this.cached.delete(accessory.UUID);
+        this.log.info(`removed "${accessory.displayName}" from HomeKit (no longer configured)`);
+      }
+    }
+    if (config.cameras.length === 0) return;
+
+    const choice = resolveFfmpeg(config.ffmpegPath);
+    if (!choice.ok) {
+      this.log.error(`FFmpeg unavailable, cameras not started: ${choice.message}`);
+      return;
+    }
+    let caps: FfmpegCapabilities;
+    try {
+      caps = await probeCapabilities(choice.path);
+    } catch (error) {
+      this.log.error(`FFmpeg at ${choice.path} does not run (${error instanceof Error ? error.message : String(error)}); cameras not started`);
+      return;
+    }
+    this.log.info(describeCapabilities(caps));
+    if (this.shuttingDown) return;
+
+    this.health = await PlatformHealth.create({ config, log: this.log, redact: this.redact, hbLog: this.hbLog, devices: this.devices });
+    for (const camera of config.cameras) {
+      try {
+        this.addCamera(camera, caps);
+      } catch (error) {
+        this.log.error(`${camera.name}: could not be set up: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    this.health?.start();
+  }
+
+  private uuidFor(camera: CameraConfig): string {
+    return this.api.hap.uuid.generate(UUID_NAMESPACE + camera.id);
+  }
+
+  private addCamera(camera: CameraConfig, caps: FfmpegCapabilities): void {
+    const uuid = this.uuidFor(camera);
+    // Categories is a const enum in HAP-NodeJS's types; read the runtime values.
+    const categories = (this.api.hap as unknown as { Categories: { VIDEO_DOORBELL: number; IP_CAMERA: number } }).Categories;
+    const category = camera.doorbell ? categories.VIDEO_DOORBELL : categories.IP_CAMERA;
+    let accessory = this.cached.get(uuid);
+    if (camera.unbridge && accessory) {
+      // Was bridged before: HomeKit must forget the bridged copy before the standalone one appears.
+      this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [accessory]);
+      this.cached.delete(uuid);
+      accessory = undefined;
+    }
+    const isNew = !accessory;
+    accessory ??= new this.api.platformAccessory(camera.name, uuid, category as PlatformAccessory['category']);
+    accessory.context = { id: camera.id };
+    const log = pluginLog(this.hbLog, camera.name, this.config?.debug ?? false, this.redact);
+    const observer: CameraObserver = this.health?.observerFor(camera) ?? NO_OBSERVER;
+    const device = new CameraDevice({
+      api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,
+      lingerMs: (this.config?.sourceLingerSeconds ?? 10) * 1000, log, redact: this.redact, observer, version: VERSION,
+    });
+    this.devices.set(camera.id, device);
+    if (camera.unbridge) {
+      this.api.publishExternalAccessories(PLUGIN_NAME, [accessory]);
+    } else if (isNew) {
+      this.api.registerPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [accessory]);
+    } else {
+      this.api.updatePlatformAccessories([accessory]);
+    }
+    log.info(`ready (${camera.unbridge ? 'own accessory' : 'bridged'}, ${camera.video.mode} video, ${camera.rtspTransport.toUpperCase()} transport, up to ${camera.maxStreams} viewers)`);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const devices = [...this.devices.values()];
+    this.devices.clear();
+    // Each close() signals its FFmpeg children synchronously, so they go even if Homebridge exits now.
+    await Promise.allSettled([...devices.map((d) => d.close()), this.health?.close()]);
+  }
+}
+
+const NO_OBSERVER: CameraObserver = {
+  sourceEvent: () => undefined,
+  viewers: () => undefined,
+  firstFrame: () => undefined,
+  progress: () => undefined,
+  streamInfo: () => undefined,
+  cameraDown: () => false,
+};
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

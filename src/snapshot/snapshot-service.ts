@@ -1,0 +1,128 @@
+/**
+ * Answers HomeKit snapshot requests inside its time budget: a very recent JPEG is reused, concurrent
+ * requests share one job, a live feed gives its newest frame without touching the camera, and a
+ * camera that is down gets the last good picture (or a placeholder) at once instead of an FFmpeg
+ * spawn on every poll.
+ */
+import type { Log } from '../logging.js';
+import { rtspInputArgs, sharedFeedInputArgs, urlInputArgs } from '../ffmpeg/args/input-args.js';
+import { snapshotArgs } from '../ffmpeg/args/snapshot-args.js';
+import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
+import type { SharedSource } from '../source/shared-source.js';
+import { SnapshotCache } from './snapshot-cache.js';
+import { placeholderArgs } from './placeholder-args.js';
+
+export interface SnapshotServiceOptions {
+  ffmpegPath: string;
+  source: SharedSource;
+  /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
+  snapshotUrl?: string;
+  rtspTransport: 'tcp' | 'udp';
+  log: Log;
+  redact: (text: string) => string;
+  /** True while health says the camera is down: answer from cache instead of trying. */
+  cameraDown?: () => boolean;
+  /** Reuse a JPEG this young for repeated requests. */
+  freshMs?: number;
+  /** Total budget for a cold snapshot (HAP-NodeJS warns after 5 s). */
+  budgetMs?: number;
+  now?: () => number;
+}
+
+export interface Snapshot {
+  jpeg: Buffer;
+  /** live: a new picture; cached: a recent one reused; stale: last good while down; placeholder. */
+  origin: 'live' | 'cached' | 'stale' | 'placeholder';
+}
+
+export class SnapshotService {
+  private readonly cache = new SnapshotCache();
+  private readonly inflight = new Map<string, Promise<Snapshot>>();
+  private readonly placeholders = new Map<string, Buffer>();
+  private readonly controller = new AbortController();
+
+  constructor(private readonly o: SnapshotServiceOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? performance.now();
+  }
+
+  get(width: number, height: number): Promise<Snapshot> {
+    const fresh = this.cache.fresh(width, height, this.now(), this.o.freshMs ?? 1000);
+    if (fresh) return Promise.resolve({ jpeg: fresh.jpeg, origin: 'cached' });
+    const key = `${width}x${height}`;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const job = this.take(width, height).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
+    return job;
+  }
+
+  /** Cancels in-flight jobs (their FFmpeg children are killed). */
+  close(): void {
+    this.controller.abort('closed');
+  }
+
+  private async take(width: number, height: number): Promise<Snapshot> {
+    if (this.o.cameraDown?.()) return this.fallback(width, height, 'the camera is offline');
+    const started = this.now();
+    try {
+      const jpeg = this.o.snapshotUrl ? await this.fromUrl(this.o.snapshotUrl, width, height) : await this.fromFeed(width, height);
+      this.cache.put({ jpeg, width, height, at: this.now() });
+      this.o.log.debug(`snapshot ${width}x${height} in ${Math.round(this.now() - started)} ms`);
+      return { jpeg, origin: 'live' };
+    } catch (error) {
+      return this.fallback(width, height, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private async fromFeed(width: number, height: number): Promise<Buffer> {
+    const budget = this.o.budgetMs ?? 5000;
+    const lease = this.o.source.hold();
+    try {
+      const gop = await this.o.source.waitForGop(budget - 1000, this.controller.signal);
+      return await this.encode([...sharedFeedInputArgs()], width, height, gop.data, gop.frames - 1);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private fromUrl(url: string, width: number, height: number): Promise<Buffer> {
+    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.o.rtspTransport, timeoutSeconds: 4 }) : urlInputArgs(url, 4);
+    return this.encode(input, width, height);
+  }
+
+  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number): Promise<Buffer> {
+    const { stdout, exit } = await runToBuffer({
+      path: this.o.ffmpegPath,
+      args: snapshotArgs({ input, width, height, skipFrames }),
+      stdinData,
+      timeoutMs: this.o.budgetMs ?? 5000,
+      signal: this.controller.signal,
+    });
+    if (exit.code === 0 && isJpeg(stdout)) return stdout;
+    const detail = exit.stderr.slice(-2).map((l) => this.o.redact(l)).join(' | ');
+    throw new Error(`FFmpeg gave no picture (${exit.stopReason ?? `exit ${exit.code ?? exit.signal}`})${detail ? `: ${detail}` : ''}`);
+  }
+
+  private async fallback(width: number, height: number, why: string): Promise<Snapshot> {
+    const last = this.cache.lastGood();
+    this.o.log.debug(`snapshot ${width}x${height} from ${last ? 'the last good picture' : 'a placeholder'}: ${why}`);
+    if (last) return { jpeg: last.jpeg, origin: 'stale' };
+    return { jpeg: await this.placeholder(width, height), origin: 'placeholder' };
+  }
+
+  private async placeholder(width: number, height: number): Promise<Buffer> {
+    const key = `${width}x${height}`;
+    const cached = this.placeholders.get(key);
+    if (cached) return cached;
+    const { stdout, exit } = await runToBuffer({ path: this.o.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
+    if (exit.code !== 0 || !isJpeg(stdout)) throw new Error('could not render the offline placeholder');
+    if (this.placeholders.size < 8) this.placeholders.set(key, stdout);
+    return stdout;
+  }
+}
+
+function isJpeg(data: Buffer): boolean {
+  return data.length > 4 && data[0] === 0xff && data[1] === 0xd8;
+}

@@ -1,0 +1,308 @@
+/**
+ * One upstream RTSP session per camera, shared by every viewer and snapshot (cheap cameras allow one
+ * or two sessions and corrupt the stream when more connect). Reference-counted: the first hold starts
+ * FFmpeg, the last release lets it linger, then stops it. A generation counter makes sure output or
+ * exits from a stopped upstream never leak into the next one.
+ */
+import type { Writable } from 'node:stream';
+import type { Log } from '../logging.js';
+import { sourceArgs, type SourceArgsOptions } from '../ffmpeg/args/source-args.js';
+import { classifyFailure, type FailureReason } from '../ffmpeg/failure-reason.js';
+import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { FeedConsumer } from './feed-consumer.js';
+import { GopCache, type GopSnapshot } from './gop-cache.js';
+import { MpegTsIndexer } from './mpegts-indexer.js';
+
+export type SourceEvent =
+  | { type: 'starting'; generation: number }
+  | { type: 'first-keyframe'; ms: number }
+  | { type: 'stats'; fps: number; bitrateKbps: number }
+  | { type: 'stalled'; silentMs: number }
+  | { type: 'ended'; failed: boolean; reason: FailureReason | 'idle' | 'closed'; message: string };
+
+export interface SharedSourceOptions {
+  ffmpegPath: string;
+  args: SourceArgsOptions;
+  lingerMs: number;
+  log: Log;
+  redact: (text: string) => string;
+  onEvent?: (event: SourceEvent) => void;
+  /** No bytes for this long while running means the camera went silent. */
+  stallMs?: number;
+  backoff?: BackoffPolicy;
+  now?: () => number;
+}
+
+export class SourceError extends Error {
+  constructor(readonly reason: FailureReason | 'closed' | 'timeout', message: string) {
+    super(message);
+  }
+}
+
+export interface SourceLease {
+  release(): void;
+}
+
+export interface FeedAttachment extends SourceLease {
+  /** The cached GOP the consumer started from, if the source was already live. */
+  startedFrom: GopSnapshot | undefined;
+  consumer: FeedConsumer;
+}
+
+interface Waiter {
+  resolve: (gop: GopSnapshot) => void;
+  reject: (error: SourceError) => void;
+}
+
+const STATS_INTERVAL_MS = 2000;
+
+export class SharedSource {
+  private holds = 0;
+  private upstream: FfmpegProcess | undefined;
+  private generation = 0;
+  private indexer = new MpegTsIndexer();
+  private readonly cache = new GopCache();
+  private readonly consumers = new Map<FeedConsumer, (reason: string) => void>();
+  private readonly waiters = new Set<Waiter>();
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private closed = false;
+  private startedAt = 0;
+  private lastDataAt = 0;
+  private sawKeyframe = false;
+  private windowFrames = 0;
+  private windowBytes = 0;
+  private windowStart = 0;
+  /** How many upstream sessions this source opened: the camera's view of us. */
+  sessionsOpened = 0;
+
+  constructor(private readonly o: SharedSourceOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? performance.now();
+  }
+
+  get running(): boolean {
+    return this.upstream !== undefined;
+  }
+
+  get live(): boolean {
+    return this.cache.hasKeyframe;
+  }
+
+  get holders(): number {
+    return this.holds;
+  }
+
+  /** Keep the upstream running until released (idempotent release). */
+  hold(): SourceLease {
+    if (this.closed) return { release: () => undefined };
+    this.holds++;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.ensureRunning();
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.holds--;
+        if (this.holds === 0) this.scheduleLinger();
+      },
+    };
+  }
+
+  /**
+   * Feed a writable (a viewer's FFmpeg stdin) from the newest keyframe on. `onEnd` is called once if
+   * the upstream fails while attached, so the viewer can end its session and tell HomeKit.
+   */
+  attach(name: string, sink: Writable, onEnd: (reason: string) => void): FeedAttachment {
+    const lease = this.hold();
+    const consumer = new FeedConsumer(name, sink, () => this.cache.headers());
+    const startedFrom = this.cache.snapshot();
+    consumer.begin(startedFrom?.data);
+    this.consumers.set(consumer, onEnd);
+    return {
+      consumer,
+      startedFrom,
+      release: () => {
+        this.consumers.delete(consumer);
+        lease.release();
+      },
+    };
+  }
+
+  /** Where a decoder that needs the current state of the feed would start (undefined when cold). */
+  currentGop(): GopSnapshot | undefined {
+    return this.cache.snapshot();
+  }
+
+  /** Whether the feed carries an audio track (known once its PMT has been seen). */
+  get hasAudio(): boolean {
+    return this.indexer.audioPid !== undefined;
+  }
+
+  /** The newest GOP, waiting for the first keyframe when the source is cold. The caller holds the source. */
+  waitForGop(timeoutMs: number, signal?: AbortSignal): Promise<GopSnapshot> {
+    const cached = this.cache.snapshot();
+    if (cached) return Promise.resolve(cached);
+    if (this.closed) return Promise.reject(new SourceError('closed', 'the camera is shutting down'));
+    return new Promise<GopSnapshot>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(waiter);
+      };
+      const waiter: Waiter = {
+        resolve: (gop) => { cleanup(); resolve(gop); },
+        reject: (error) => { cleanup(); reject(error); },
+      };
+      const timer = setTimeout(() => waiter.reject(new SourceError('timeout', `no keyframe from the camera within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = (): void => waiter.reject(new SourceError('closed', 'cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Stop for good: no restart, every consumer told, resolves when FFmpeg is gone. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.lingerTimer);
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.stopUpstream('closed');
+  }
+
+  private ensureRunning(): void {
+    if (this.closed || this.upstream || this.restartTimer) return;
+    this.start();
+  }
+
+  private start(): void {
+    const generation = ++this.generation;
+    this.indexer = new MpegTsIndexer();
+    this.cache.clear();
+    this.sawKeyframe = false;
+    this.startedAt = this.now();
+    this.lastDataAt = this.startedAt;
+    this.windowStart = this.startedAt;
+    this.windowFrames = 0;
+    this.windowBytes = 0;
+    this.sessionsOpened++;
+    this.emit({ type: 'starting', generation });
+    const proc = new FfmpegProcess({
+      path: this.o.ffmpegPath,
+      args: sourceArgs(this.o.args),
+      onStderrLine: (line) => this.o.log.debug(`camera feed: ${this.o.redact(line)}`),
+    });
+    this.upstream = proc;
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      if (generation === this.generation) this.onData(chunk);
+    });
+    this.watchdog = setInterval(() => this.checkFlow(generation), 1000);
+    this.watchdog.unref();
+    void proc.exited.then((exit) => {
+      if (generation !== this.generation) return;
+      clearInterval(this.watchdog);
+      this.upstream = undefined;
+      const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
+      const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
+      const detail = exit.stderr.slice(-3).map((l) => this.o.redact(l)).join(' | ');
+      const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${detail ? `: ${detail}` : ''}`;
+      this.emit({ type: 'ended', failed: !expected, reason, message });
+      this.cache.clear();
+      for (const waiter of [...this.waiters]) waiter.reject(new SourceError(expected ? 'closed' : reason as FailureReason, message));
+      for (const [consumer, onEnd] of [...this.consumers]) {
+        this.consumers.delete(consumer);
+        onEnd(message);
+      }
+      // A hold that arrived while an idle stop was in flight needs a fresh start now.
+      if (!this.closed && this.holds > 0) {
+        if (expected) this.start();
+        else this.scheduleRestart();
+      }
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const now = this.now();
+    this.lastDataAt = now;
+    const indexed = this.indexer.push(chunk);
+    this.cache.add(indexed, now);
+    this.windowBytes += indexed.data.length;
+    for (const kind of indexed.kinds) if (kind === 'frame-start' || kind === 'keyframe-start') this.windowFrames++;
+    if (!this.sawKeyframe && this.cache.hasKeyframe) {
+      this.sawKeyframe = true;
+      this.emit({ type: 'first-keyframe', ms: Math.round(now - this.startedAt) });
+    }
+    for (const consumer of this.consumers.keys()) consumer.push(indexed);
+    if (this.waiters.size) {
+      const gop = this.cache.snapshot();
+      if (gop) for (const waiter of [...this.waiters]) waiter.resolve(gop);
+    }
+    if (now - this.windowStart >= STATS_INTERVAL_MS) this.flushStats(now);
+  }
+
+  private flushStats(now: number): void {
+    const seconds = (now - this.windowStart) / 1000;
+    if (seconds <= 0) return;
+    this.emit({ type: 'stats', fps: Math.round((this.windowFrames / seconds) * 10) / 10, bitrateKbps: Math.round((this.windowBytes * 8) / seconds / 1000) });
+    this.windowStart = now;
+    this.windowFrames = 0;
+    this.windowBytes = 0;
+    // A feed that has delivered for a while is healthy again: the next failure starts the backoff afresh.
+    if (now - this.startedAt > 30_000) this.attempt = 0;
+  }
+
+  private checkFlow(generation: number): void {
+    if (generation !== this.generation || !this.upstream) return;
+    const silent = this.now() - this.lastDataAt;
+    // Before the first keyframe FFmpeg is still connecting; its own -timeout covers that phase.
+    const limit = this.sawKeyframe ? (this.o.stallMs ?? 5000) : 15_000;
+    if (silent > limit) {
+      this.emit({ type: 'stalled', silentMs: Math.round(silent) });
+      void this.upstream.stop('stalled');
+    }
+  }
+
+  private scheduleRestart(): void {
+    const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, Math.random());
+    this.o.log.debug(`camera feed restarts in ${delay} ms (attempt ${this.attempt})`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.closed && this.holds > 0) this.start();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private scheduleLinger(): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (this.o.lingerMs <= 0) {
+      void this.stopUpstream('idle');
+      return;
+    }
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      if (this.holds === 0) void this.stopUpstream('idle');
+    }, this.o.lingerMs);
+    this.lingerTimer.unref();
+  }
+
+  private async stopUpstream(reason: 'idle' | 'closed'): Promise<void> {
+    const proc = this.upstream;
+    if (!proc) return;
+    await proc.stop(reason);
+  }
+
+  private emit(event: SourceEvent): void {
+    try {
+      this.o.onEvent?.(event);
+    } catch (error) {
+      this.o.log.error(`health listener failed: ${String(error)}`);
+    }
+  }
+}

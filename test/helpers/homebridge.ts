@@ -1,0 +1,127 @@
+/**
+ * Real Homebridge, headless, loading this plugin from the repo, with its HAP servers and mDNS
+ * advertiser bound to 127.0.0.1 so nothing leaves loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
+import { isRunning, killOnExit, terminate } from './processes.js';
+import { waitFor } from './wait.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HOMEBRIDGE_BIN = join(REPO_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
+export const TEST_PIN = '031-45-154';
+
+export interface HomebridgeOptions {
+  /** The CCTV platform block (without `platform`), e.g. `{ cameras: [...], mqtt: {...} }`. */
+  platform: Record<string, unknown>;
+  /** Reuse a storage dir (restart with the same pairings and cached accessories). */
+  storageDir?: string;
+  debug?: boolean;
+  /** Bind HAP and mDNS to loopback (default true; the machine must never advertise on the LAN). */
+  loopback?: boolean;
+  startTimeoutMs?: number;
+}
+
+export class Homebridge {
+  readonly logs: string[] = [];
+  private partial = '';
+  private readonly listeners = new Set<() => void>();
+
+  private constructor(
+    readonly storageDir: string,
+    readonly bridgePort: number,
+    private readonly child: ChildProcess,
+    private readonly ownsStorage: boolean,
+  ) {
+    const onData = (chunk: Buffer): void => {
+      const text = this.partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const line of lines) this.logs.push(stripAnsi(line));
+      for (const listener of this.listeners) listener();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+  }
+
+  static async start(o: HomebridgeOptions): Promise<Homebridge> {
+    const ownsStorage = !o.storageDir;
+    const storageDir = o.storageDir ?? mkdtempSync(join(tmpdir(), 'cctv-hb-'));
+    const bridgePort = await freePort();
+    const username = `0E:${[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
+    const loopback = o.loopback ?? true;
+    const config = {
+      bridge: {
+        name: 'CCTV Test Bridge',
+        username,
+        port: bridgePort,
+        pin: TEST_PIN,
+        advertiser: 'ciao',
+        ...(loopback ? { bind: ['127.0.0.1'] } : {}),
+      },
+      accessories: [],
+      platforms: [{ platform: 'CCTV', name: 'CCTV', ...o.platform }],
+    };
+    writeFileSync(join(storageDir, 'config.json'), JSON.stringify(config, null, 2));
+    const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    killOnExit(child);
+    const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage);
+    await hb.waitForLog(/Homebridge v?[\d.]+.*is running on port \d+|is running on port \d+/, o.startTimeoutMs ?? 30_000);
+    return hb;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return isRunning(this.child);
+  }
+
+  /** Resolves with the first log line matching, waiting up to `timeoutMs`. */
+  async waitForLog(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
+    return waitFor(() => this.logs.slice(from).find((l) => pattern.test(l)) ?? (this.running ? undefined : failWith(`Homebridge exited:\n${this.tail()}`)), {
+      timeoutMs, intervalMs: 50, what: `Homebridge log ${pattern} (last lines:\n${this.tail()})`,
+    });
+  }
+
+  /** The HAP port of an unbridged accessory, from "<name> XXXX is running on port N". */
+  async accessoryPort(name: string, timeoutMs = 30_000): Promise<number> {
+    const line = await this.waitForLog(new RegExp(`${escapeRegExp(name)} [0-9A-F]{4} is running on port \\d+`), timeoutMs);
+    const match = /is running on port (\d+)/.exec(line);
+    return Number(match?.[1]);
+  }
+
+  tail(n = 30): string {
+    return this.logs.slice(-n).join('\n');
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+    await terminate(this.child, signal, graceMs);
+  }
+
+  /** Stop and remove the storage dir (when this instance created it). */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsStorage) rmSync(this.storageDir, { recursive: true, force: true });
+  }
+}
+
+function failWith(message: string): never {
+  throw new Error(message);
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

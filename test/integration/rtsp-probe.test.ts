@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { probeRtsp } from '../../src/health/rtsp-probe.js';
+import type { ProbeResult } from '../../src/health/rtsp-probe.js';
+import { freePort } from '../helpers/free-port.js';
+import { RtspCamera } from '../helpers/rtsp-camera.js';
+
+const USER = 'admin';
+// Characters that need URL encoding, to prove userinfo is decoded before hashing.
+const PASSWORD = 's3cr:t@/pw%';
+const WRONG = 'Wr0ngPassw0rd!';
+
+/** The password must not appear anywhere in a result, raw or URL-encoded. */
+function assertNoSecret(result: ProbeResult, secret: string): void {
+  const text = JSON.stringify(result);
+  for (const form of [secret, encodeURIComponent(secret)]) assert.ok(!text.includes(form), `secret leaked: ${text}`);
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error('no address'));
+      else resolve(address.port);
+    });
+  });
+}
+
+const figures: string[] = [];
+
+describe('RTSP probe against a real RTSP server', { timeout: 120_000 }, () => {
+  let camera: RtspCamera;
+  let basicOnly: RtspCamera;
+  let digestOnly: RtspCamera;
+  let open: RtspCamera;
+
+  before(async () => {
+    [camera, basicOnly, digestOnly, open] = await Promise.all([
+      RtspCamera.start({ width: 1280, height: 720, fps: 15, user: USER, password: PASSWORD, audio: true }),
+      RtspCamera.start({ width: 640, height: 360, fps: 10, user: USER, password: PASSWORD, authMethods: ['basic'] }),
+      RtspCamera.start({ width: 1920, height: 1080, fps: 15, user: USER, password: PASSWORD, authMethods: ['digest'] }),
+      RtspCamera.start({ width: 640, height: 480, fps: 10 }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([camera, basicOnly, digestOnly, open].map((c) => c?.stop()));
+    if (figures.length > 0) console.log(`# probe figures: ${figures.join('; ')}`);
+  });
+
+  const okCases = [
+    { name: 'Basic + Digest offered (Digest used), with audio', cam: () => camera, width: 1280, height: 720, fps: 15, audio: true },
+    { name: 'Basic only', cam: () => basicOnly, width: 640, height: 360, fps: 10, audio: false },
+    { name: 'Digest only', cam: () => digestOnly, width: 1920, height: 1080, fps: 15, audio: false },
+    { name: 'no auth', cam: () => open, width: 640, height: 480, fps: 10, audio: false },
+  ];
+  for (const c of okCases) {
+    it(`ok: ${c.name}`, async () => {
+      const cam = c.cam();
+      const first = await probeRtsp(cam.url, { timeoutMs: 5000 });
+      const second = await probeRtsp(cam.url, { timeoutMs: 5000 }); // warm
+      assert.ok(first.ok, JSON.stringify(first));
+      assert.ok(second.ok);
+      assert.equal(first.video.codec, 'h264');
+      assert.equal(first.video.width, c.width);
+      assert.equal(first.video.height, c.height);
+      assert.ok(first.video.sps, 'SPS decoded from sprop-parameter-sets');
+      if (first.video.fps !== undefined) assert.equal(Math.round(first.video.fps), c.fps);
+      assert.match(first.video.profileLevelId ?? '', /^[0-9a-f]{6}$/);
+      if (c.audio) assert.deepEqual(first.audio, { codec: 'pcm_alaw', sampleRate: 8000, channels: 1 });
+      else assert.equal(first.audio, undefined);
+      assert.ok(first.ms < 5000);
+      assertNoSecret(first, PASSWORD);
+      figures.push(`${c.name}: ${first.ms} ms cold, ${second.ms} ms warm`);
+    });
+  }
+
+  const authCases = [
+    { name: 'wrong password (Basic + Digest)', url: () => camera.urlWithCredentials(USER, WRONG), secret: WRONG },
+    { name: 'wrong password (Basic only)', url: () => basicOnly.urlWithCredentials(USER, WRONG), secret: WRONG },
+    { name: 'wrong password (Digest only)', url: () => digestOnly.urlWithCredentials(USER, WRONG), secret: WRONG },
+    { name: 'wrong user, right password', url: () => camera.urlWithCredentials('intruder', PASSWORD), secret: PASSWORD },
+    { name: 'no credentials', url: () => camera.urlWithoutCredentials, secret: PASSWORD },
+  ];
+  for (const c of authCases) {
+    it(`401 → unauthorized: ${c.name}`, async () => {
+      const result = await probeRtsp(c.url(), { timeoutMs: 5000 });
+      assert.equal(result.ok, false);
+      assert.equal(result.reason, 'unauthorized', JSON.stringify(result));
+      assert.equal(result.status, 401);
+      assertNoSecret(result, c.secret);
+      assertNoSecret(result, PASSWORD);
+      assert.match(result.message, /401/);
+    });
+  }
+
+  it('wrong path → not_found', async () => {
+    const result = await probeRtsp(`rtsp://127.0.0.1:${open.port}/no-such-stream`, { timeoutMs: 5000 });
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'not_found', JSON.stringify(result));
+    assert.equal(result.status, 404);
+  });
+
+  it('wrong path with right credentials → not_found, no secret', async () => {
+    const url = camera.urlWithCredentials(USER, PASSWORD).replace(camera.path, '/nope');
+    const result = await probeRtsp(url, { timeoutMs: 5000 });
+    assert.equal(result.ok, false);
+    assert.ok(result.reason === 'not_found', JSON.stringify(result));
+    assertNoSecret(result, PASSWORD);
+    assert.ok(result.message.includes('admin:***@'), result.message);
+  });
+});
+
+describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
+  it('closed port → unreachable, fast', async () => {
+    const port = await freePort();
+    const result = await probeRtsp(`rtsp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/stream`, { timeoutMs: 5000 });
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'unreachable');
+    assert.match(result.message, /refused/);
+    assert.ok(result.ms < 1000, `${result.ms} ms`);
+    assertNoSecret(result, PASSWORD);
+    figures.push(`refused: ${result.ms} ms`);
+  });
+
+  it('accepts TCP but never answers → timeout within the bound', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    const port = await listen(server);
+    try {
+      const started = performance.now();
+      const result = await probeRtsp(`rtsp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/stream`, { timeoutMs: 800 });
+      const elapsed = performance.now() - started;
+      assert.equal(result.ok, false);
+      assert.equal(result.reason, 'timeout');
+      assert.ok(elapsed >= 750 && elapsed < 1300, `${elapsed} ms`);
+      assertNoSecret(result, PASSWORD);
+      figures.push(`silent server timeout (800 ms bound): ${Math.round(elapsed)} ms`);
+      // The probe closed its socket: the server sees the connection end.
+      await new Promise<void>((resolve) => {
+        const check = (): void => ([...sockets].every((s) => s.destroyed || s.readableEnded) ? resolve() : void setTimeout(check, 20));
+        check();
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  it('AbortSignal stops a hanging probe at once', async () => {
+    const server = createServer((s) => s.on('error', () => undefined));
+    const port = await listen(server);
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const result = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { timeoutMs: 10_000, signal: controller.signal });
+      assert.equal(result.ok, false);
+      assert.equal(result.reason, 'timeout');
+      assert.match(result.message, /aborted/);
+      assert.ok(result.ms < 1000);
+      const pre = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { signal: AbortSignal.abort() });
+      assert.equal(pre.ok, false);
+    } finally {
+      server.closeAllConnections?.();
+      server.close();
+    }
+  });
+
+  const oddServers = [
+    { name: 'an HTTP server', reply: 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', reason: 'bad_response' },
+    { name: 'RTSP 500', reply: 'RTSP/1.0 500 Internal Server Error\r\nCSeq: 1\r\n\r\n', reason: 'bad_response', twice: true },
+    { name: 'hang-up after accept', reply: null, reason: 'bad_response' },
+    { name: 'RTSP 403', reply: 'RTSP/1.0 403 Forbidden\r\nCSeq: 1\r\n\r\n', reason: 'forbidden' },
+    {
+      name: 'SDP without video',
+      reply: 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n',
+      describe: 'v=0\r\nm=audio 0 RTP/AVP 0\r\n',
+      reason: 'no_video',
+    },
+  ] as const;
+  for (const c of oddServers) {
+    it(`${c.name} → ${c.reason}`, async () => {
+      const server = createServer((s) => {
+        s.on('error', () => undefined);
+        if (c.reply === null) {
+          s.destroy();
+          return;
+        }
+        let buffered = '';
+        s.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
+            const request = buffered.slice(0, end);
+            buffered = buffered.slice(end + 4);
+            const cseq = /CSeq: (\d+)/.exec(request)?.[1] ?? '1';
+            if ('describe' in c && request.startsWith('DESCRIBE')) {
+              s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\nContent-Length: ${c.describe.length}\r\n\r\n${c.describe}`);
+            } else {
+              s.write(c.reply.replace('CSeq: 1', `CSeq: ${cseq}`));
+            }
+          }
+        });
+      });
+      const port = await listen(server);
+      try {
+        const result = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { timeoutMs: 3000 });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, c.reason, JSON.stringify(result));
+        assert.ok(result.ms < 2000);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  it('non-rtsp URL → bad_response without touching the network', async () => {
+    const result = await probeRtsp('http://user:pw@127.0.0.1:1/x');
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'bad_response');
+  });
+});
