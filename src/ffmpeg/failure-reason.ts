@@ -6,7 +6,7 @@ const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
   [/401 Unauthorized|\b401\b.*auth/i, 'unauthorized'],
   [/403 Forbidden/i, 'forbidden'],
   [/404 Not Found|Stream not found|No such file or directory/i, 'not_found'],
-  [/Connection refused|Connection timed out|No route to host|Network is unreachable|Host is unreachable|Name or service not known|timed out|End of file|Server returned 5\d\d|453 Not Enough Bandwidth/i, 'unreachable'],
+  [/Connection refused|Connection timed out|No route to host|Network is unreachable|Host is unreachable|Name or service not known|timed out|End of file|Server returned 5(?:\d\d|XX)|453 Not Enough Bandwidth/i, 'unreachable'],
   [/does not contain any stream|Output file .* does not contain|no video/i, 'no_video'],
 ];
 

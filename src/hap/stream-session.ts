@@ -13,6 +13,8 @@ import { RtcpReceiver } from './rtcp-receiver.js';
 
 export interface SessionTarget {
   address: string;
+  /** Our address on the HAP connection: where RTCP is received and SRTP is sent from. */
+  localAddress: string;
   family: 'ipv4' | 'ipv6';
   videoPort: number;
   audioPort: number;
@@ -84,10 +86,10 @@ export class StreamSession {
     readonly audioRtcp: RtcpReceiver,
   ) {}
 
-  static async prepare(deps: SessionDeps, target: SessionTarget, localAddress: string): Promise<StreamSession> {
-    const video = await RtcpReceiver.bind(localAddress, target.family);
+  static async prepare(deps: SessionDeps, target: SessionTarget): Promise<StreamSession> {
+    const video = await RtcpReceiver.bind(target.localAddress, target.family);
     try {
-      const audio = await RtcpReceiver.bind(localAddress, target.family);
+      const audio = await RtcpReceiver.bind(target.localAddress, target.family);
       return new StreamSession(deps, target, video, audio);
     } catch (error) {
       video.close();
@@ -170,7 +172,7 @@ export class StreamSession {
         audio = {
           ...audioChoice,
           ssrc: this.ssrcAudio,
-          target: { address: this.target.address, port: this.target.audioPort, keyAndSalt: this.target.audioKeyAndSalt, mtu: 188 },
+          target: { address: this.target.address, port: this.target.audioPort, keyAndSalt: this.target.audioKeyAndSalt, mtu: 188, localAddress: this.target.localAddress },
         };
         audioNote = `${audioChoice.codec} ${audioChoice.sampleRateKhz} kHz`;
       }
@@ -186,7 +188,7 @@ export class StreamSession {
         level: video.level,
         payloadType: video.payloadType,
         ssrc: this.ssrcVideo,
-        target: { address: this.target.address, port: this.target.videoPort, keyAndSalt: this.target.videoKeyAndSalt, mtu: video.mtu },
+        target: { address: this.target.address, port: this.target.videoPort, keyAndSalt: this.target.videoKeyAndSalt, mtu: video.mtu, localAddress: this.target.localAddress },
         // Transcoding starts at the live edge: decode the cached GOP but send only its newest frame on.
         skipFrames: decision.mode === 'transcode' && gop ? gop.frames - 1 : 0,
       };

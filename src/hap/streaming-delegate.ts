@@ -134,12 +134,13 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       },
     }, {
       address: request.targetAddress,
+      localAddress: request.sourceAddress,
       family: request.addressVersion,
       videoPort: request.video.port,
       audioPort: request.audio.port,
       videoKeyAndSalt: videoKey,
       audioKeyAndSalt: audioKey,
-    }, request.sourceAddress);
+    });
     this.sessions.set(request.sessionID, session);
     this.d.onViewers(this.sessions.size);
     const timer = setTimeout(() => {

@@ -660,6 +660,8 @@ class MediaLeg {
   payloadTypeMismatches = 0;
   ssrcMismatches = 0;
   plainRtpDropped = 0;
+  /** Largest datagram received (SRTP incl. tag): checks the accessory honours the MTU. */
+  maxPacketBytes = 0;
   lastArrival: number | undefined;
   firstArrival: number | undefined;
   lastSr: { ntpMiddle: number; at: number } | undefined;
@@ -1003,6 +1005,7 @@ export class StreamHandle {
       return;
     }
     leg.packets++;
+    leg.maxPacketBytes = Math.max(leg.maxPacketBytes, msg.length);
     leg.firstArrival ??= now;
     leg.lastArrival = now;
     if (leg.expectedSsrc !== undefined && pkt.ssrc !== leg.expectedSsrc) leg.ssrcMismatches++;
@@ -1129,6 +1132,8 @@ export class StreamHandle {
       authFailures: this.authFailures,
       ssrcMismatches: this.video.ssrcMismatches + this.audio.ssrcMismatches,
       payloadTypeMismatches: this.video.payloadTypeMismatches + this.audio.payloadTypeMismatches,
+      maxVideoPacketBytes: this.video.maxPacketBytes,
+      sps: this.depacketizer.spsProfile,
       setupMs: Math.round(this.setupMs),
       startAckMs: Math.round(this.startAckMs),
       firstPacketMs: this.firstPacketMs === undefined ? undefined : Math.round(this.firstPacketMs),

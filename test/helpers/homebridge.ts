@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +53,10 @@ export class Homebridge {
     const ownsStorage = !o.storageDir;
     const storageDir = o.storageDir ?? mkdtempSync(join(tmpdir(), 'cctv-hb-'));
     const bridgePort = await freePort();
-    const username = `0E:${[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
+    // A restart on the same storage keeps the bridge identity, so pairings and the cache stay valid.
+    const configPath = join(storageDir, 'config.json');
+    const previous = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as { bridge?: { username?: string } }) : undefined;
+    const username = previous?.bridge?.username ?? `0E:${[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
     const loopback = o.loopback ?? true;
     const config = {
       bridge: {
@@ -67,7 +70,7 @@ export class Homebridge {
       accessories: [],
       platforms: [{ platform: 'CCTV', name: 'CCTV', ...o.platform }],
     };
-    writeFileSync(join(storageDir, 'config.json'), JSON.stringify(config, null, 2));
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
     const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     killOnExit(child);

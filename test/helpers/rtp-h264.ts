@@ -150,6 +150,8 @@ export class H264Depacketizer {
   /** Arrival time (caller's clock) of the first IDR packet. */
   firstIdrArrival: number | undefined;
   firstPacketArrival: number | undefined;
+  /** First SPS NAL (header byte included): [1] profile_idc, [3] level_idc. */
+  sps: Buffer | undefined;
   readonly stats: DepacketizerStats = {
     packets: 0,
     nals: 0,
@@ -217,7 +219,10 @@ export class H264Depacketizer {
     const type = (nal[0] as number) & 0x1f;
     this.stats.nals++;
     this.stats.nalTypes[type] = (this.stats.nalTypes[type] ?? 0) + 1;
-    if (type === NAL.SPS) this.sawSps = true;
+    if (type === NAL.SPS) {
+      this.sawSps = true;
+      this.sps ??= Buffer.from(nal);
+    }
     if (type === NAL.PPS) this.sawPps = true;
     if (type === NAL.IDR && !this.sawIdr) {
       this.sawIdr = true;
@@ -237,6 +242,12 @@ export class H264Depacketizer {
 
   annexB(): Buffer {
     return Buffer.concat(this.chunks);
+  }
+
+  /** profile_idc (66 baseline, 77 main, 100 high) and level_idc (31 = 3.1 …) from the first SPS. */
+  get spsProfile(): { profileIdc: number; levelIdc: number } | undefined {
+    if (!this.sps || this.sps.length < 4) return undefined;
+    return { profileIdc: this.sps[1] as number, levelIdc: this.sps[3] as number };
   }
 
   get byteLength(): number {

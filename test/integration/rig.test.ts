@@ -41,7 +41,8 @@ function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<RunResult
 type Transport = 'tcp' | 'udp';
 
 async function probeStreams(url: string, transport: Transport = 'tcp'): Promise<RunResult> {
-  return run('ffprobe', ['-v', 'error', '-rtsp_transport', transport, '-show_entries',
+  // -timeout: socket I/O bound (µs), so a stalled stream fails with a message.
+  return run('ffprobe', ['-v', 'error', '-timeout', '10000000', '-rtsp_transport', transport, '-show_entries',
     'stream=codec_type,codec_name,width,height,sample_rate', '-of', 'json', url]);
 }
 
@@ -53,8 +54,10 @@ interface StreamInfo {
   sample_rate?: string;
 }
 
-function streamsOf(result: RunResult): StreamInfo[] {
-  assert.equal(result.code, 0, `ffprobe failed: ${result.stderr}`);
+/** Parse ffprobe's JSON; on failure quote the camera's view to explain it. */
+function streamsOf(result: RunResult, cam?: RtspCamera): StreamInfo[] {
+  const context = cam === undefined ? '' : `\ncamera events: ${JSON.stringify(cam.events.filter((e) => e.event !== 'keyframe').slice(-30))}\ncamera stderr: ${cam.stderr}`;
+  assert.equal(result.code, 0, `ffprobe exited ${String(result.code)}: ${result.stderr}${context}`);
   return (JSON.parse(result.stdout) as { streams: StreamInfo[] }).streams;
 }
 
@@ -95,7 +98,7 @@ describe('RTSP camera fixture', () => {
       console.log(`camera start (spawn -> ready): ${cam.startupMs.toFixed(0)} ms`);
       assert.match(cam.url, /^rtsp:\/\/127\.0\.0\.1:\d+\/stream$/);
       const mark = cam.mark();
-      const streams = streamsOf(await probeStreams(cam.url, 'tcp'));
+      const streams = streamsOf(await probeStreams(cam.url, 'tcp'), cam);
       assert.deepEqual(streams, [{ codec_type: 'video', codec_name: 'h264', width: 640, height: 360 }]);
       await waitFor(() => cam.activeSessions() === 0, { timeoutMs: 5000, what: 'session teardown' });
       assert.equal(cam.connections(mark), 1);
@@ -114,7 +117,7 @@ describe('RTSP camera fixture', () => {
     const cam = await RtspCamera.start({ width: 320, height: 240, audio: true });
     track(cam.pid);
     try {
-      const streams = streamsOf(await probeStreams(cam.url, 'udp'));
+      const streams = streamsOf(await probeStreams(cam.url, 'udp'), cam);
       assert.deepEqual(streams.map((s) => s.codec_name).sort(), ['h264', 'pcm_alaw']);
       assert.equal(streams.find((s) => s.codec_type === 'audio')?.sample_rate, '8000');
     } finally {
@@ -211,7 +214,7 @@ describe('RTSP camera fixture', () => {
         assert.ok(cam.errorResponses(401, mark) >= 1);
 
         mark = cam.mark();
-        assert.equal(streamsOf(await probeStreams(cam.url))[0]?.codec_name, 'h264');
+        assert.equal(streamsOf(await probeStreams(cam.url), cam)[0]?.codec_name, 'h264');
         assert.equal(cam.sessionsOpened(mark), 1);
       } finally {
         await cam.stop();
@@ -230,7 +233,7 @@ describe('RTSP camera fixture', () => {
       assert.equal(cam.port, port);
       assert.notEqual(cam.pid, firstPid);
       assert.equal(isAlive(firstPid ?? -1), false);
-      assert.equal(streamsOf(await probeStreams(cam.url))[0]?.codec_name, 'h264');
+      assert.equal(streamsOf(await probeStreams(cam.url), cam)[0]?.codec_name, 'h264');
       assert.equal(cam.eventsSince(0, 'ready').map((e) => e.run).join(), '1,2');
 
       // Power loss mid-stream: the viewer's connection dies with the camera.
@@ -249,7 +252,7 @@ describe('RTSP camera fixture', () => {
       await cam.startAgain();
       track(cam.pid);
       assert.equal(cam.port, port);
-      assert.equal(streamsOf(await probeStreams(cam.url))[0]?.codec_name, 'h264');
+      assert.equal(streamsOf(await probeStreams(cam.url), cam)[0]?.codec_name, 'h264');
     } finally {
       await cam.stop();
     }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { probeRtsp } from '../../src/health/rtsp-probe.js';
 import type { ProbeResult } from '../../src/health/rtsp-probe.js';
 import { freePort } from '../helpers/free-port.js';
+import { withTimeout } from '../helpers/wait.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
 
 const USER = 'admin';
@@ -30,6 +31,9 @@ function listen(server: Server): Promise<number> {
 }
 
 const figures: string[] = [];
+after(() => {
+  if (figures.length > 0) console.log(`# probe figures: ${figures.join('; ')}`);
+});
 
 describe('RTSP probe against a real RTSP server', { timeout: 120_000 }, () => {
   let camera: RtspCamera;
@@ -48,7 +52,6 @@ describe('RTSP probe against a real RTSP server', { timeout: 120_000 }, () => {
 
   after(async () => {
     await Promise.all([camera, basicOnly, digestOnly, open].map((c) => c?.stop()));
-    if (figures.length > 0) console.log(`# probe figures: ${figures.join('; ')}`);
   });
 
   const okCases = [
@@ -94,6 +97,9 @@ describe('RTSP probe against a real RTSP server', { timeout: 120_000 }, () => {
       assertNoSecret(result, c.secret);
       assertNoSecret(result, PASSWORD);
       assert.match(result.message, /401/);
+      if (c.name.includes('Digest only')) assert.match(result.message, /digest auth/);
+      if (c.name.includes('Basic only')) assert.match(result.message, /basic auth/);
+      if (c.name.includes('(Basic + Digest)')) assert.match(result.message, /digest auth/, 'Digest preferred over Basic');
     });
   }
 
@@ -128,9 +134,13 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
 
   it('accepts TCP but never answers → timeout within the bound', async () => {
     const sockets = new Set<Socket>();
+    let serverSawClose!: () => void;
+    const closed = new Promise<void>((resolve) => (serverSawClose = resolve));
     const server = createServer((s) => {
       sockets.add(s);
       s.on('error', () => undefined);
+      s.on('close', () => serverSawClose());
+      s.resume(); // read (and ignore) the requests so the peer's FIN is seen
     });
     const port = await listen(server);
     try {
@@ -143,10 +153,7 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
       assertNoSecret(result, PASSWORD);
       figures.push(`silent server timeout (800 ms bound): ${Math.round(elapsed)} ms`);
       // The probe closed its socket: the server sees the connection end.
-      await new Promise<void>((resolve) => {
-        const check = (): void => ([...sockets].every((s) => s.destroyed || s.readableEnded) ? resolve() : void setTimeout(check, 20));
-        check();
-      });
+      await withTimeout(closed, 2000, 'the probe to close its connection');
     } finally {
       for (const s of sockets) s.destroy();
       server.close();
@@ -154,7 +161,11 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
   });
 
   it('AbortSignal stops a hanging probe at once', async () => {
-    const server = createServer((s) => s.on('error', () => undefined));
+    const sockets: Socket[] = [];
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+    });
     const port = await listen(server);
     try {
       const controller = new AbortController();
@@ -167,7 +178,7 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
       const pre = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { signal: AbortSignal.abort() });
       assert.equal(pre.ok, false);
     } finally {
-      server.closeAllConnections?.();
+      for (const s of sockets) s.destroy();
       server.close();
     }
   });

@@ -9,11 +9,14 @@ export interface SrtpTarget {
   /** 16-byte master key followed by the 14-byte master salt. */
   keyAndSalt: Buffer;
   mtu: number;
+  /** Send from the interface HomeKit reached us on (FFmpeg would otherwise bind 0.0.0.0). */
+  localAddress?: string;
 }
 
 export function srtpUrl(t: SrtpTarget): string {
   const host = t.address.includes(':') ? `[${t.address}]` : t.address;
-  return `srtp://${host}:${t.port}?rtcpport=${t.port}&pkt_size=${t.mtu}`;
+  const local = t.localAddress ? `&localaddr=${t.localAddress}` : '';
+  return `srtp://${host}:${t.port}?rtcpport=${t.port}&pkt_size=${t.mtu}${local}`;
 }
 
 export function srtpOutputArgs(t: SrtpTarget, payloadType: number, ssrc: number): string[] {

@@ -69,9 +69,12 @@ export function videoEncodeArgs(v: VideoOutput): string[] {
   ];
 }
 
+/** Frame durations libopus accepts (of the packet times HomeKit asks for); it refuses 30 ms outright. */
+const OPUS_FRAME_MS: readonly number[] = [10, 20, 40, 60];
+
 export function audioEncodeArgs(a: AudioOutput): string[] {
   const codec = a.codec === 'opus'
-    ? ['-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', String(a.packetTimeMs)]
+    ? ['-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', String(OPUS_FRAME_MS.includes(a.packetTimeMs) ? a.packetTimeMs : 20)]
     : ['-c:a', 'libfdk_aac', '-profile:a', 'aac_eld', '-flags', '+global_header'];
   return [...codec, '-ac', String(a.channels), '-ar', `${a.sampleRateKhz * 1000}`, '-b:a', `${a.bitrateKbps}k`];
 }
