@@ -30,7 +30,7 @@ export function isValidTopicSegment(segment: string): boolean {
  */
 export function isValidTopicPrefix(prefix: string): boolean {
   if (prefix.length === 0 || Buffer.byteLength(prefix, 'utf8') > 32_000) return false;
-  if (prefix.startsWith('$') || /[+#\u0000]/.test(prefix)) return false;
+  if (prefix.startsWith('$') || /[+#]/.test(prefix) || prefix.includes('\0')) return false;
   return prefix.split('/').every((level) => level.length > 0);
 }
 

@@ -25,25 +25,31 @@ export interface HomebridgeOptions {
   /** Bind HAP and mDNS to loopback (default true; the machine must never advertise on the LAN). */
   loopback?: boolean;
   startTimeoutMs?: number;
+  /** Print Homebridge's output as it arrives (the demo), keeping only a bounded tail in memory. */
+  echo?: boolean;
+  bridgeName?: string;
 }
 
 export class Homebridge {
   readonly logs: string[] = [];
   private partial = '';
-  private readonly listeners = new Set<() => void>();
 
   private constructor(
     readonly storageDir: string,
     readonly bridgePort: number,
     private readonly child: ChildProcess,
     private readonly ownsStorage: boolean,
+    echo: boolean,
   ) {
     const onData = (chunk: Buffer): void => {
       const text = this.partial + chunk.toString('utf8');
       const lines = text.split('\n');
       this.partial = lines.pop() ?? '';
-      for (const line of lines) this.logs.push(stripAnsi(line));
-      for (const listener of this.listeners) listener();
+      for (const line of lines) {
+        if (echo) process.stdout.write(`${line}\n`);
+        this.logs.push(stripAnsi(line));
+      }
+      if (echo && this.logs.length > 5000) this.logs.splice(0, this.logs.length - 1000);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -60,7 +66,7 @@ export class Homebridge {
     const loopback = o.loopback ?? true;
     const config = {
       bridge: {
-        name: 'CCTV Test Bridge',
+        name: o.bridgeName ?? 'CCTV Test Bridge',
         username,
         port: bridgePort,
         pin: TEST_PIN,
@@ -74,7 +80,7 @@ export class Homebridge {
     const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     killOnExit(child);
-    const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage);
+    const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage, o.echo ?? false);
     await hb.waitForLog(/Homebridge v?[\d.]+.*is running on port \d+|is running on port \d+/, o.startTimeoutMs ?? 30_000);
     return hb;
   }

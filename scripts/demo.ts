@@ -1,0 +1,54 @@
+/**
+ * The demo: a synthetic RTSP camera (moving test pattern, 2 s GOP), a local mosquitto and headless
+ * Homebridge with this plugin. Prints the pairing code; Ctrl-C stops everything it started.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Homebridge, REPO_ROOT, TEST_PIN } from '../test/helpers/homebridge.js';
+import { Mosquitto } from '../test/helpers/mosquitto.js';
+import { RtspCamera } from '../test/helpers/rtsp-camera.js';
+
+const loopback = process.argv.includes('--loopback') || process.env.CCTV_LOOPBACK === '1';
+const storageDir = join(REPO_ROOT, '.cache', loopback ? 'demo-homebridge-loopback' : 'demo-homebridge');
+mkdirSync(storageDir, { recursive: true });
+
+const camera = await RtspCamera.start({ width: 1280, height: 720, fps: 15, gopSeconds: 2, audio: true, user: 'demo', password: 'demo-pass' });
+const broker = await Mosquitto.start();
+const hb = await Homebridge.start({
+  storageDir,
+  loopback,
+  echo: true,
+  bridgeName: 'CCTV Demo',
+  platform: {
+    cameras: [{ id: 'demo', name: 'Demo Camera', source: camera.url, audio: { enabled: true } }],
+    mqtt: { url: broker.url, topicPrefix: 'cctv' },
+  },
+});
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await hb.stop();
+  await Promise.allSettled([camera.stop(), broker.stop()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+
+const port = await hb.accessoryPort('Demo Camera');
+console.log([
+  '',
+  '================ homebridge-cctv demo ================',
+  ` Camera:      Demo Camera (HAP port ${port}${loopback ? ', loopback only' : ''})`,
+  ` Pairing code: ${TEST_PIN}   (Home app > Add Accessory > More options)`,
+  ` Camera feed: ${camera.urlWithoutCredentials} (user demo)`,
+  ` Health:      mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'cctv/#' -v`,
+  ' Stop:        Ctrl-C',
+  '======================================================',
+  '',
+].join('\n'));
+if (process.env.CCTV_DEMO_EXIT_AFTER_MS) {
+  // For scripted checks of the demo itself.
+  setTimeout(() => void stop(), Number(process.env.CCTV_DEMO_EXIT_AFTER_MS)).unref();
+}
