@@ -11,7 +11,9 @@ const SECRET_QUERY_KEYS = /^(pass(word)?|pwd|passwd|token|auth|key|secret|access
 /** Replace the password in a URL's userinfo and secret query values with `***`. Never throws. */
 export function redactUrl(url: string): string {
   // Userinfo: scheme://user:password@host → scheme://user:***@host (works on unparseable URLs too).
-  let out = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@?#\s:]*):([^/@?#\s]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`);
+  // Like FFmpeg, the host starts after the *last* '@' before the path, so a raw '@' in the password
+  // (or an e-mail address as the user) is part of the userinfo and masked whole.
+  let out = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#\s:]*):([^/?#]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`);
   out = out.replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (m, sep: string, key: string) =>
     SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${MASK}` : m);
   return out;
@@ -49,7 +51,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
 /** The passwords embedded in a URL's userinfo or secret query parameters, for {@link redactSecrets}. */
 export function secretsInUrl(url: string): string[] {
   const secrets: string[] = [];
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@?#\s]*)@/i.exec(url);
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url);
   const colon = userinfo?.[1]?.indexOf(':') ?? -1;
   if (userinfo?.[1] && colon >= 0) {
     const raw = userinfo[1].slice(colon + 1);

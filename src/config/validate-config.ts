@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig } from './config-types.js';
+import { redactUrlsInText } from './redact.js';
 import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS } from './schema.js';
 
 export interface ResolvedConfig {
@@ -36,14 +37,22 @@ function compile(): Validators {
 
 const MAX_SUBJECT = 64;
 
+/**
+ * User text fit for a log line: control, format and line/paragraph-separator characters stripped so a
+ * hostile name cannot forge log lines, and URL passwords masked (a URL pasted into the name field).
+ */
+function printable(text: string): string {
+  // Bounded first (URLs are at most 2048 characters in the schema): URL matching is quadratic in length.
+  return redactUrlsInText(text.slice(0, 2048).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '')).trim().slice(0, MAX_SUBJECT);
+}
+
 /** How a log line names a camera: its name if usable, else its id, else its position. */
 export function cameraSubject(raw: unknown, index: number): string {
   const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const label = [entry.name, entry.id].find((v): v is string => typeof v === 'string' && v.trim().length > 0);
+  // Clean first: a name made only of control characters falls back to the id, not to `camera ""`.
+  const label = [entry.name, entry.id].map((v) => (typeof v === 'string' ? printable(v) : '')).find((v) => v.length > 0);
   if (!label) return `camera #${index + 1}`;
-  // Strip control characters so a hostile name cannot forge log lines.
-  const clean = label.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, MAX_SUBJECT);
-  return `camera "${clean}" (#${index + 1})`;
+  return `camera "${label}" (#${index + 1})`;
 }
 
 function fieldOf(error: ErrorObject): string {
@@ -84,7 +93,9 @@ function toIssues(errors: ErrorObject[] | null | undefined, scope: ConfigIssue['
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
   for (const error of errors ?? []) {
-    const field = prefix + fieldOf(error);
+    const path = fieldOf(error);
+    // A wrong type for the whole mqtt object is reported on `mqtt`, not `mqtt.(root)`.
+    const field = prefix && path === '(root)' ? prefix.replace(/\.$/, '') : prefix + path;
     const message = messageOf(error);
     const key = `${field}|${message}`;
     if (seen.has(key)) continue;
@@ -153,7 +164,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
     ids.set(resolved.id, subject);
     for (const key of Object.keys(camera)) {
       if (!v.cameraKeys.has(key)) {
-        issues.push({ scope: 'camera', subject, field: key.slice(0, 64), message: 'is not a known setting and is ignored', severity: 'warning' });
+        issues.push({ scope: 'camera', subject, field: printable(key) || '""', message: 'is not a known setting and is ignored', severity: 'warning' });
       }
     }
     if (resolved.snapshotSource === '') delete resolved.snapshotSource;

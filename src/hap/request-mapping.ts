@@ -44,13 +44,14 @@ export function mapVideo(enums: HapEnums, camera: Pick<CameraConfig, 'video'>, v
   const caps = camera.video;
   // Keep the aspect ratio the controller asked for while fitting inside the configured caps.
   const scale = Math.min(1, caps.maxWidth / v.width, caps.maxHeight / v.height);
-  const even = (x: number): number => Math.max(2, Math.round(x / 2) * 2);
+  // Even (H.264 4:2:0) and never above an odd cap: rounding 1281 up to 1282 would exceed maxWidth 1281.
+  const even = (x: number, cap: number): number => Math.max(2, Math.min(Math.round(x / 2) * 2, cap - (cap % 2)));
   const requestedKbps = num(v.max_bit_rate, 1, 1_000_000) ? v.max_bit_rate : caps.maxBitrate;
   return {
     ok: true,
     value: {
-      width: even(v.width * scale),
-      height: even(v.height * scale),
+      width: even(v.width * scale, caps.maxWidth),
+      height: even(v.height * scale, caps.maxHeight),
       fps: Math.min(Math.round(v.fps), caps.maxFps),
       bitrateKbps: Math.min(requestedKbps, caps.maxBitrate),
       profile: profiles[v.profile] ?? 'main',

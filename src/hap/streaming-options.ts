@@ -13,7 +13,9 @@ export function supportedResolutions(camera: Pick<CameraConfig, 'video'>): Array
   const { maxWidth, maxHeight, maxFps } = camera.video;
   const out = RESOLUTIONS
     .filter(([w, h]) => w <= maxWidth && h <= maxHeight)
-    .map(([w, h, fps]): [number, number, number] => [w, h, Math.min(fps, maxFps)]);
+    .map(([w, h, fps]): [number, number, number] => [w, h, Math.min(fps, maxFps)])
+    // maxFps below 30 turns e.g. 320x240@30 into a second 320x240@15: advertise each entry once.
+    .filter(([w, h, fps], i, all) => all.findIndex(([w2, h2, fps2]) => w2 === w && h2 === h && fps2 === fps) === i);
   if (!out.some(([w, h, fps]) => w === 320 && h === 240 && fps === 15)) out.push([320, 240, 15]);
   return out;
 }

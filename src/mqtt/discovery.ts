@@ -26,7 +26,6 @@ export interface DiscoveryMessage {
 }
 
 const PLUGIN = 'homebridge-cctv';
-const SUPPORT_URL = 'https://github.com/homebridge-cctv/homebridge-cctv';
 // Camera nodes are all `cctv_<id>`, so this cannot collide with a camera called "bridge".
 const BRIDGE_ID = 'homebridge_cctv';
 
@@ -45,7 +44,7 @@ export function nodeId(cameraId: string): string {
 }
 
 function origin(swVersion: string | undefined): Record<string, unknown> {
-  return { name: PLUGIN, support_url: SUPPORT_URL, ...(swVersion ? { sw_version: swVersion } : {}) };
+  return { name: PLUGIN, ...(swVersion ? { sw_version: swVersion } : {}) };
 }
 
 function availability(topics: Topics): Record<string, unknown>[] {

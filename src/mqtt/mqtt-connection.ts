@@ -199,7 +199,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       if (client.connected && !signal?.aborted) {
         await bounded(client.publishAsync(this.options.availabilityTopic, OFFLINE, { qos: 1, retain: true }).catch(() => undefined));
       }
-      const ended = await bounded(client.endAsync(false).then(() => true));
+      // A graceful DISCONNECT only makes sense on a live connection; otherwise just drop the socket.
+      const ended = client.connected && !signal?.aborted ? await bounded(client.endAsync(false).then(() => true)) : undefined;
       if (ended !== true) await boundedWait(client.endAsync(true).then(() => true), 500, undefined);
     } catch (err) {
       this.logOnce('debug', `MQTT close: ${errorText(err)}`);
@@ -274,7 +275,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         try {
           handler(topic, payload);
         } catch (err) {
-          this.logOnce('error', `MQTT handler for ${topic} failed: ${this.redact(errorText(err))}`);
+          const why = this.redact(errorText(err));
+          this.logOnce('error', `MQTT handler for ${filter} failed (on ${topic}): ${why}`, `handler ${filter} ${why}`);
         }
       }
     }
@@ -315,10 +317,11 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     }
   }
 
-  private logOnce(level: keyof MqttLogger, message: string): void {
-    if (this.loggedErrors.has(message)) return;
+  /** Log unless the same `key` (default: the message) was logged since the last successful connect. */
+  private logOnce(level: keyof MqttLogger, message: string, key: string = message): void {
+    if (this.loggedErrors.has(key)) return;
     if (this.loggedErrors.size >= MAX_DISTINCT_ERRORS) return; // a storm of distinct messages is still a storm
-    this.loggedErrors.add(message);
+    this.loggedErrors.add(key);
     this.options.log[level](message);
   }
 

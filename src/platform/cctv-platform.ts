@@ -93,7 +93,13 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     this.log.info(describeCapabilities(caps));
     if (this.shuttingDown) return;
 
-    this.health = await PlatformHealth.create({ config, log: this.log, redact: this.redact, hbLog: this.hbLog, devices: this.devices });
+    this.health = new PlatformHealth({
+      config,
+      log: this.log,
+      logFor: (camera) => this.cameraLog(camera),
+      devices: this.devices,
+      version: VERSION,
+    });
     for (const camera of config.cameras) {
       try {
         this.addCamera(camera, caps);
@@ -102,6 +108,10 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       }
     }
     this.health?.start();
+  }
+
+  private cameraLog(camera: CameraConfig): Log {
+    return pluginLog(this.hbLog, camera.name, this.config?.debug ?? false, this.redact);
   }
 
   private uuidFor(camera: CameraConfig): string {
@@ -123,7 +133,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     const isNew = !accessory;
     accessory ??= new this.api.platformAccessory(camera.name, uuid, category as PlatformAccessory['category']);
     accessory.context = { id: camera.id };
-    const log = pluginLog(this.hbLog, camera.name, this.config?.debug ?? false, this.redact);
+    const log = this.cameraLog(camera);
     const observer: CameraObserver = this.health?.observerFor(camera) ?? NO_OBSERVER;
     const device = new CameraDevice({
       api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,

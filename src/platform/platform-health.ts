@@ -1,40 +1,97 @@
 /**
- * Health monitoring and MQTT for all cameras. Placeholder wiring until the health/MQTT modules land:
- * it hands each camera an observer and owns nothing yet.
+ * Health for every camera, and MQTT when configured. Each camera gets a monitor (pure reducer +
+ * probe loop) fed by its shared feed and viewers; every change goes to MQTT. Motion and doorbell
+ * commands from MQTT are routed to the camera devices.
  */
-import type { Logging } from 'homebridge';
 import type { CameraConfig, PlatformConfig } from '../config/config-types.js';
+import { DEFAULT_HEALTH_POLICY } from '../health/health-reducer.js';
+import { HealthMonitor } from '../health/health-monitor.js';
 import type { Log } from '../logging.js';
+import { MqttService } from '../mqtt/mqtt-service.js';
+import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
 export interface PlatformHealthOptions {
   config: PlatformConfig;
   log: Log;
-  hbLog: Logging;
-  redact: (text: string) => string;
+  logFor: (camera: CameraConfig) => Log;
   devices: ReadonlyMap<string, CameraDevice>;
+  version: string;
 }
 
 export class PlatformHealth {
-  private constructor(private readonly o: PlatformHealthOptions) {}
+  private readonly monitors = new Map<string, HealthMonitor>();
+  private readonly mqtt: MqttService | undefined;
 
-  static async create(o: PlatformHealthOptions): Promise<PlatformHealth> {
-    return new PlatformHealth(o);
+  constructor(private readonly o: PlatformHealthOptions) {
+    const mqtt = o.config.mqtt;
+    this.mqtt = mqtt
+      ? new MqttService({
+        config: mqtt,
+        cameras: o.config.cameras,
+        log: o.log,
+        version: o.version,
+        onCommand: (id, kind, value) => {
+          const device = o.devices.get(id);
+          if (!device) return false;
+          if (kind === 'motion') return device.setMotion(value);
+          return value ? device.ring() : device.camera.doorbell;
+        },
+      })
+      : undefined;
   }
 
-  observerFor(_camera: CameraConfig): CameraObserver {
-    void this.o;
+  observerFor(camera: CameraConfig): CameraObserver {
+    const monitor = new HealthMonitor({
+      url: camera.source,
+      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.o.config.probeIntervalSeconds },
+      log: this.o.logFor(camera),
+      feedIsLive: () => this.o.devices.get(camera.id)?.source.live ?? false,
+      onChange: (state) => this.mqtt?.publishHealth(camera.id, state),
+    });
+    this.monitors.set(camera.id, monitor);
+    let lastEndFailed = false;
     return {
-      sourceEvent: () => undefined,
-      viewers: () => undefined,
-      firstFrame: () => undefined,
+      sourceEvent: (event: SourceEvent) => {
+        switch (event.type) {
+        case 'starting':
+          if (lastEndFailed) monitor.feed({ type: 'restart' });
+          monitor.feed({ type: 'stream-started' });
+          break;
+        case 'stats':
+          monitor.feed({ type: 'stream-stats', fps: event.fps, bitrateKbps: event.bitrateKbps, frames: event.frames, decodeErrors: 0 });
+          break;
+        case 'stalled':
+          monitor.feed({ type: 'stream-stalled' });
+          break;
+        case 'ended':
+          lastEndFailed = event.failed;
+          monitor.feed(event.failed && event.reason !== 'idle' && event.reason !== 'closed'
+            ? { type: 'stream-ended', ok: false, reason: event.reason, message: event.message }
+            : { type: 'stream-ended', ok: true });
+          break;
+        case 'first-keyframe':
+          break;
+        }
+      },
+      viewers: (count) => monitor.feed({ type: 'viewers', count }),
+      firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
       progress: () => undefined,
-      streamInfo: () => undefined,
-      cameraDown: () => false,
+      streamInfo: () => {
+        const video = monitor.video;
+        return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
+      },
+      cameraDown: () => monitor.state.state === 'offline',
     };
   }
 
-  start(): void {}
+  start(): void {
+    this.mqtt?.start();
+    for (const monitor of this.monitors.values()) monitor.start();
+  }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    for (const monitor of this.monitors.values()) monitor.close();
+    await this.mqtt?.close();
+  }
 }

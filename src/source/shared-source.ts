@@ -17,7 +17,7 @@ import { MpegTsIndexer } from './mpegts-indexer.js';
 export type SourceEvent =
   | { type: 'starting'; generation: number }
   | { type: 'first-keyframe'; ms: number }
-  | { type: 'stats'; fps: number; bitrateKbps: number }
+  | { type: 'stats'; fps: number; bitrateKbps: number; frames: number }
   | { type: 'stalled'; silentMs: number }
   | { type: 'ended'; failed: boolean; reason: FailureReason | 'idle' | 'closed'; message: string };
 
@@ -76,6 +76,7 @@ export class SharedSource {
   private windowFrames = 0;
   private windowBytes = 0;
   private windowStart = 0;
+  private totalFrames = 0;
   /** How many upstream sessions this source opened: the camera's view of us. */
   sessionsOpened = 0;
 
@@ -249,7 +250,8 @@ export class SharedSource {
   private flushStats(now: number): void {
     const seconds = (now - this.windowStart) / 1000;
     if (seconds <= 0) return;
-    this.emit({ type: 'stats', fps: Math.round((this.windowFrames / seconds) * 10) / 10, bitrateKbps: Math.round((this.windowBytes * 8) / seconds / 1000) });
+    this.totalFrames += this.windowFrames;
+    this.emit({ type: 'stats', fps: Math.round((this.windowFrames / seconds) * 10) / 10, bitrateKbps: Math.round((this.windowBytes * 8) / seconds / 1000), frames: this.totalFrames });
     this.windowStart = now;
     this.windowFrames = 0;
     this.windowBytes = 0;

@@ -1,0 +1,95 @@
+/**
+ * Holds one camera's health and keeps it current: feeds symptoms through the pure reducer, and while
+ * no live feed proves the camera alive, probes it lightly (RTSP DESCRIBE) on the reducer's schedule.
+ */
+import type { Log } from '../logging.js';
+import { DEFAULT_HEALTH_POLICY, initialHealth, nextProbeDelayMs, reduceHealth } from './health-reducer.js';
+import type { HealthPolicy, HealthState, Symptom } from './health-types.js';
+import { probeRtsp, type ProbeResult, type RtspProbeOptions } from './rtsp-probe.js';
+import type { SdpVideoInfo } from './sdp.js';
+
+export interface HealthMonitorOptions {
+  url: string;
+  policy?: HealthPolicy;
+  log: Log;
+  onChange: (state: HealthState, previous: HealthState) => void;
+  /** True while the shared feed delivers frames: then the feed is the evidence, not a probe. */
+  feedIsLive: () => boolean;
+  probe?: (url: string, options: RtspProbeOptions) => Promise<ProbeResult>;
+  probeTimeoutMs?: number;
+  now?: () => number;
+}
+
+export class HealthMonitor {
+  private current: HealthState;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly controller = new AbortController();
+  private lastVideo: SdpVideoInfo | undefined;
+  private readonly policy: HealthPolicy;
+
+  constructor(private readonly o: HealthMonitorOptions) {
+    this.policy = o.policy ?? DEFAULT_HEALTH_POLICY;
+    this.current = initialHealth(this.now());
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  get state(): HealthState {
+    return this.current;
+  }
+
+  /** What the last successful probe said about the stream (codec, size, SPS). */
+  get video(): SdpVideoInfo | undefined {
+    return this.lastVideo;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  feed(symptom: Symptom): void {
+    const previous = this.current;
+    const next = reduceHealth(previous, symptom, this.now(), this.policy);
+    if (next === previous) return;
+    this.current = next;
+    if (next.state !== previous.state || next.reason !== previous.reason) {
+      const why = next.reason ? ` (${next.reason})` : '';
+      const line = `health ${previous.state} → ${next.state}${why}`;
+      if (next.state === 'offline') this.o.log.warn(next.lastError ? `${line}: ${next.lastError}` : line);
+      else this.o.log.info(line);
+    }
+    this.o.onChange(next, previous);
+  }
+
+  close(): void {
+    this.controller.abort('closed');
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.controller.signal.aborted) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    const started = this.now();
+    if (!this.o.feedIsLive()) {
+      const probe = this.o.probe ?? probeRtsp;
+      const result = await probe(this.o.url, { timeoutMs: this.o.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+      if (this.controller.signal.aborted) return;
+      if (result.ok) {
+        this.lastVideo = result.video;
+        this.feed({ type: 'probe-ok', video: result.video });
+      } else {
+        this.feed({ type: 'probe-failed', reason: result.reason, message: result.message });
+      }
+    }
+    // The reducer's delay counts from the start of this probe, so a slow failure does not add up.
+    this.schedule(Math.max(0, nextProbeDelayMs(this.current, this.policy) - (this.now() - started)));
+  }
+}
