@@ -6,7 +6,8 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { stagesMs: [500, 1000, 2000, 5000, 10_000, 30_000], jitter: 0.2 };
+// Capped at 10 s so a camera that comes back is streaming again within the 15 s health bound.
+export const DEFAULT_BACKOFF: BackoffPolicy = { stagesMs: [500, 1000, 2000, 4000, 8000, 10_000], jitter: 0.2 };
 
 /** Delay before retry number `attempt` (0-based); `random` in [0, 1). */
 export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random = 0.5): number {

@@ -37,6 +37,12 @@ export function resolveExecutable(name: string): string | undefined {
   return undefined;
 }
 
+// Temp dirs still in use; removed if the test process exits without stop().
+const liveDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A real mosquitto broker on 127.0.0.1 with its own temp config dir. */
 export class Mosquitto {
   readonly port: number;
@@ -53,6 +59,7 @@ export class Mosquitto {
     this.startTimeoutMs = startTimeoutMs;
     this.dir = mkdtempSync(join(tmpdir(), 'cctv-mosquitto-'));
     this.configFile = join(this.dir, 'mosquitto.conf');
+    liveDirs.add(this.dir);
   }
 
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
@@ -63,7 +70,7 @@ export class Mosquitto {
       await broker.writeConfig();
       await broker.launch();
     } catch (err) {
-      rmSync(broker.dir, { recursive: true, force: true });
+      broker.removeDir();
       throw err;
     }
     return broker;
@@ -91,7 +98,7 @@ export class Mosquitto {
     try {
       if (this.child !== undefined) await terminate(this.child, 'SIGTERM', graceMs);
     } finally {
-      rmSync(this.dir, { recursive: true, force: true });
+      this.removeDir();
     }
   }
 
@@ -110,6 +117,11 @@ export class Mosquitto {
   async startAgain(): Promise<void> {
     if (this.running) throw new Error('mosquitto is already running');
     await this.launch();
+  }
+
+  private removeDir(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 
   private async writeConfig(): Promise<void> {

