@@ -5,7 +5,7 @@
  */
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
-import { streamArgs, type AudioOutput, type H264Profile, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
@@ -22,26 +22,13 @@ export interface SessionTarget {
   audioKeyAndSalt: Buffer;
 }
 
-export interface VideoRequest {
-  width: number;
-  height: number;
-  fps: number;
-  bitrateKbps: number;
-  profile: H264Profile;
-  level: string;
-  payloadType: number;
+/** What the viewer asked for, validated and capped (see request-mapping.ts). */
+export type VideoRequest = Pick<VideoOutput, 'width' | 'height' | 'fps' | 'bitrateKbps' | 'profile' | 'level' | 'payloadType'> & {
   mtu: number;
   rtcpIntervalS: number;
-}
+};
 
-export interface AudioRequest {
-  codec: 'opus' | 'aac-eld';
-  sampleRateKhz: number;
-  bitrateKbps: number;
-  channels: number;
-  packetTimeMs: number;
-  payloadType: number;
-}
+export type AudioRequest = Omit<AudioOutput, 'ssrc' | 'target'>;
 
 export interface SessionDeps {
   id: string;
