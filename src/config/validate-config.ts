@@ -81,9 +81,9 @@ function describePattern(field: string): string {
   const leaf = field.split('.').pop();
   switch (leaf) {
   case 'id': return 'must be lowercase letters, digits, "-" or "_" (at most 63, starting with a letter or digit)';
-  case 'source': return 'must be an rtsp:// or rtsps:// URL without spaces';
-  case 'snapshotSource': return 'must be an http(s):// or rtsp(s):// URL without spaces';
-  case 'url': return 'must be an mqtt://, mqtts://, ws:// or wss:// URL without spaces';
+  case 'source': return 'must be an rtsp:// or rtsps:// URL without spaces or control characters';
+  case 'snapshotSource': return 'must be an http(s):// or rtsp(s):// URL without spaces or control characters';
+  case 'url': return 'must be an mqtt://, mqtts://, ws:// or wss:// URL without spaces or control characters';
   case 'name': return 'must contain a visible character';
   default: return 'has an invalid format';
   }
@@ -109,6 +109,27 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+const TOO_DEEP = 'is nested too deeply to read';
+
+/**
+ * A copy of an object's entries, key by key: a value nested deeper than structuredClone can follow
+ * (a few thousand levels, which JSON.parse accepts) is left out and its key returned in `tooDeep`,
+ * instead of a RangeError escaping into Homebridge and stopping the whole bridge.
+ */
+function cloneEntries(value: Record<string, unknown>): { copy: Record<string, unknown>; tooDeep: string[] } {
+  const entries: Array<[string, unknown]> = [];
+  const tooDeep: string[] = [];
+  for (const [key, item] of Object.entries(value)) {
+    try {
+      entries.push([key, clone(item)]);
+    } catch {
+      tooDeep.push(key);
+    }
+  }
+  // fromEntries defines own data properties: a "__proto__" key stays a plain key.
+  return { copy: Object.fromEntries(entries), tooDeep };
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -118,8 +139,14 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   validators ??= compile();
   const v = validators;
   const issues: ConfigIssue[] = [];
-  const input = isObject(raw) ? clone(raw) : {};
-  if (!isObject(raw)) {
+  let input: Record<string, unknown> = {};
+  if (isObject(raw)) {
+    // cameras and mqtt are copied entry by entry below, so one deep camera costs only that camera.
+    const { cameras: rawCameraList, mqtt: rawMqttValue, ...rest } = raw;
+    const { copy, tooDeep } = cloneEntries(rest);
+    input = { ...copy, ...(rawCameraList !== undefined ? { cameras: rawCameraList } : {}), ...(rawMqttValue !== undefined ? { mqtt: rawMqttValue } : {}) };
+    for (const key of tooDeep) issues.push({ scope: 'platform', subject: 'platform', field: printable(key) || '""', message: TOO_DEEP, severity: 'error' });
+  } else {
     issues.push({ scope: 'platform', subject: 'platform', field: '(root)', message: 'must be an object', severity: 'error' });
   }
 
@@ -150,7 +177,11 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       issues.push({ scope: 'camera', subject, field: '(root)', message: 'must be an object', severity: 'error' });
       return;
     }
-    const camera = clone(entry);
+    const { copy: camera, tooDeep } = cloneEntries(entry);
+    if (tooDeep.length > 0) {
+      for (const key of tooDeep) issues.push({ scope: 'camera', subject, field: printable(key) || '""', message: TOO_DEEP, severity: 'error' });
+      return;
+    }
     if (!v.camera(camera)) {
       issues.push(...toIssues(v.camera.errors, 'camera', subject));
       return;
@@ -173,8 +204,11 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
 
   let mqtt: MqttConfig | undefined;
   if (rawMqtt !== undefined && !(isObject(rawMqtt) && Object.keys(rawMqtt).length === 0)) {
-    const candidate = isObject(rawMqtt) ? clone(rawMqtt) : rawMqtt;
-    if (v.mqtt(candidate)) {
+    const { copy, tooDeep } = isObject(rawMqtt) ? cloneEntries(rawMqtt) : { copy: rawMqtt, tooDeep: [] };
+    const candidate = copy;
+    if (tooDeep.length > 0) {
+      for (const key of tooDeep) issues.push({ scope: 'mqtt', subject: 'mqtt', field: `mqtt.${printable(key) || '""'}`, message: TOO_DEEP, severity: 'error' });
+    } else if (v.mqtt(candidate)) {
       mqtt = candidate as unknown as MqttConfig;
     } else {
       issues.push(...toIssues(v.mqtt.errors, 'mqtt', 'mqtt', 'mqtt.'));

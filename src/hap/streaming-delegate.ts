@@ -46,6 +46,8 @@ export interface DelegateDeps {
   onProgress: (progress: FfmpegProgress) => void;
 }
 
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class StreamingDelegate implements CameraStreamingDelegate {
   controller: CameraController | undefined;
   private readonly enums: HapEnums;
@@ -93,9 +95,11 @@ export class StreamingDelegate implements CameraStreamingDelegate {
 
   private async prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
     if (this.closed) throw new Error('the camera is shutting down');
-    if (this.sessions.size >= this.d.camera.maxStreams) throw new Error(`already ${this.sessions.size} viewers (maxStreams)`);
+    if (this.sessions.size >= this.d.camera.maxStreams) await this.evictOrphan();
+    // HAP-NodeJS turns any session id bytes into a string: a 3-byte id arrives as "010203----".
+    if (!SESSION_ID.test(request.sessionID)) throw new Error('the session id is not a 16-byte UUID');
     const suite = this.enums.SRTPCryptoSuites.AES_CM_128_HMAC_SHA1_80;
-    if (request.video.srtpCryptoSuite !== suite) throw new Error('only AES_CM_128_HMAC_SHA1_80 SRTP is supported');
+    if (request.video.srtpCryptoSuite !== suite || request.audio.srtpCryptoSuite !== suite) throw new Error('only AES_CM_128_HMAC_SHA1_80 SRTP is supported');
     const videoKey = keyAndSalt(request.video.srtp_key, request.video.srtp_salt);
     const audioKey = keyAndSalt(request.audio.srtp_key, request.audio.srtp_salt);
     if (!videoKey || !audioKey) throw new Error('SRTP key or salt has the wrong length');
@@ -205,6 +209,24 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     for (const timer of this.prepareTimers.values()) clearTimeout(timer);
     this.prepareTimers.clear();
     await Promise.all([...this.sessions.values()].map((s) => s.end('shutting down')));
+  }
+
+  /**
+   * HAP-NodeJS keeps one session per stream service (maxStreams services) and answers BUSY itself
+   * when a service is in use, so a full map here means it dropped a prepared session without a STOP:
+   * it does that when it cannot parse a START (unknown audio codec, truncated TLV). Such an orphan
+   * would hold a viewer slot and two UDP ports until the prepare timeout; end the oldest session
+   * that never started instead of refusing the new viewer.
+   */
+  private async evictOrphan(): Promise<void> {
+    for (const id of [...this.prepareTimers.keys()]) {
+      this.clearPrepareTimer(id);
+      const session = this.sessions.get(id);
+      if (!session) continue;
+      await session.end('never started; HomeKit set up a new stream instead');
+      return;
+    }
+    throw new Error(`already ${this.sessions.size} viewers (maxStreams)`);
   }
 
   private clearPrepareTimer(sessionID: string): void {

@@ -23,6 +23,9 @@ export interface HealthMonitorOptions {
 export class HealthMonitor {
   private current: HealthState;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (this.now() clock), and whether a probe is running right now. */
+  private dueAt = 0;
+  private probing = false;
   private readonly controller = new AbortController();
   private lastVideo: SdpVideoInfo | undefined;
   private readonly policy: HealthPolicy;
@@ -61,6 +64,12 @@ export class HealthMonitor {
       else this.o.log.info(line);
     }
     this.o.onChange(next, previous);
+    // A failure seen by the feed (not by a probe) calls for the reducer's quick re-check now, not
+    // whenever the timer armed for a healthy camera fires (up to a whole probe interval later).
+    if (this.timer && !this.probing && next.consecutiveFailures > previous.consecutiveFailures) {
+      const delayMs = nextProbeDelayMs(next, this.policy);
+      if (this.now() + delayMs < this.dueAt) this.schedule(delayMs);
+    }
   }
 
   close(): void {
@@ -72,6 +81,7 @@ export class HealthMonitor {
   private schedule(delayMs: number): void {
     if (this.controller.signal.aborted) return;
     clearTimeout(this.timer);
+    this.dueAt = this.now() + delayMs;
     this.timer = setTimeout(() => void this.tick(), delayMs);
     this.timer.unref();
   }
@@ -80,7 +90,13 @@ export class HealthMonitor {
     const started = this.now();
     if (!this.o.feedIsLive()) {
       const probe = this.o.probe ?? probeRtsp;
-      const result = await probe(this.o.url, { timeoutMs: this.o.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+      this.probing = true;
+      let result: ProbeResult;
+      try {
+        result = await probe(this.o.url, { timeoutMs: this.o.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+      } finally {
+        this.probing = false;
+      }
       if (this.controller.signal.aborted) return;
       if (result.ok) {
         this.lastVideo = result.video;

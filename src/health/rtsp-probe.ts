@@ -239,14 +239,23 @@ class RtspConversation {
     return digestAuthorization({ challenge, credentials, method, uri: this.target.uri, nc: ++this.nc });
   }
 
-  /** Send, answering 401 challenges: once per new challenge, once more for a stale nonce. */
+  /**
+   * Send, answering 401 challenges: once per request when the challenge is new (one from an earlier
+   * request may have expired), then only for a stale nonce. Cameras send a fresh nonce with every 401,
+   * so a new nonce right after our own answer means the password was rejected: trying again would
+   * only count one more failed login against lockout-prone cameras.
+   */
   async request(method: string, extra: Record<string, string> = {}): Promise<RtspResponse> {
     let response = await this.send(method, extra);
+    let answered = false;
     for (let attempt = 0; attempt < 2 && response.status === 401; attempt++) {
       const offered = pickChallenge(parseChallenges(response.headers.get('www-authenticate') ?? []));
       if (!offered || !this.target.credentials) break;
-      const retry = this.challenge === undefined || offered.stale || offered.scheme !== this.challenge.scheme || offered.nonce !== this.challenge.nonce;
-      if (!retry) break; // same challenge again: the camera rejected these credentials
+      const retry = answered
+        ? offered.stale
+        : this.challenge === undefined || offered.stale || offered.scheme !== this.challenge.scheme || offered.nonce !== this.challenge.nonce;
+      if (!retry) break; // the camera rejected these credentials
+      answered = true;
       this.challenge = offered;
       this.nc = 0;
       response = await this.send(method, extra);

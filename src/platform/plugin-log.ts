@@ -2,13 +2,22 @@
 import type { Logging } from 'homebridge';
 import type { Log } from '../logging.js';
 
+/**
+ * One log call, one line: control characters (CR, LF, ESC …) and Unicode line/paragraph separators
+ * become a space, so a camera name or path from the config cannot forge log lines or colour codes.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ');
+}
+
 export function pluginLog(base: Logging, prefix: string, debugEnabled: boolean, redact: (text: string) => string): Log {
   const p = prefix ? `${prefix}: ` : '';
+  const line = (m: string): string => oneLine(redact(p + m));
   // Messages are passed as an argument, never as a format string: a '%' in a camera name stays literal.
   return {
-    info: (m) => base.info('%s', redact(p + m)),
-    warn: (m) => base.warn('%s', redact(p + m)),
-    error: (m) => base.error('%s', redact(p + m)),
-    debug: (m) => (debugEnabled ? base.info('%s', redact(p + m)) : base.debug('%s', redact(p + m))),
+    info: (m) => base.info('%s', line(m)),
+    warn: (m) => base.warn('%s', line(m)),
+    error: (m) => base.error('%s', line(m)),
+    debug: (m) => (debugEnabled ? base.info('%s', line(m)) : base.debug('%s', line(m))),
   };
 }

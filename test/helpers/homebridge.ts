@@ -18,7 +18,14 @@ export const TEST_PIN = '031-45-154';
 
 export interface HomebridgeOptions {
   /** The CCTV platform block (without `platform`), e.g. `{ cameras: [...], mqtt: {...} }`. */
-  platform: Record<string, unknown>;
+  platform?: Record<string, unknown>;
+  /**
+   * Complete platform blocks (each with its own `platform` key), written instead of the CCTV block
+   * built from `platform`, e.g. another plugin's `{ platform: 'Camera-ffmpeg', cameras: [...] }`.
+   */
+  platforms?: Record<string, unknown>[];
+  /** The plugin Homebridge loads (`-P`, strict resolution): default this repository. */
+  pluginPath?: string;
   /** Reuse a storage dir (restart with the same pairings and cached accessories). */
   storageDir?: string;
   debug?: boolean;
@@ -74,10 +81,10 @@ export class Homebridge {
         ...(loopback ? { bind: ['127.0.0.1'] } : {}),
       },
       accessories: [],
-      platforms: [{ platform: 'CCTV', name: 'CCTV', ...o.platform }],
+      platforms: o.platforms ?? [{ platform: 'CCTV', name: 'CCTV', ...o.platform }],
     };
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
+    const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', o.pluginPath ?? REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     killOnExit(child);
     const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage, o.echo ?? false);

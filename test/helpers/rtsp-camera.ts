@@ -32,6 +32,11 @@ export interface RtspCameraOptions {
   port?: number;
   /** videotestsrc pattern (default 'ball'). */
   pattern?: string;
+  /**
+   * Write the wall clock (Date.now()/time.time() ms, low 32 bits) into every frame before encoding:
+   * a band of 32 black/white cells over the top tenth of the picture (see the fixture's doc).
+   */
+  stamp?: boolean;
   /** Bound on reaching "ready" (default 15 s). */
   startTimeoutMs?: number;
 }
@@ -230,6 +235,7 @@ export class RtspCamera {
     }
     if (o.audio === true) args.push('--audio');
     if (o.pattern !== undefined) args.push('--pattern', o.pattern);
+    if (o.stamp === true) args.push('--stamp');
     return args;
   }
 

@@ -7,6 +7,16 @@
  * | -timeout 10000000         | socket I/O timeout (µs) so a camera that goes silent ends FFmpeg       |
  * | -probesize/-analyzeduration | small: the SDP already names the codec; big values delay first frame |
  * | -f mpegts -i pipe:0       | viewers read the camera's shared feed from stdin, not the camera      |
+ * | -fpsprobesize 0 (feed)    | stop probing once every stream's codec is known: counting 20 frames   |
+ * |                           | for a frame rate nobody uses waited for live data when the cached GOP |
+ * |                           | was short (a viewer joining right after a keyframe, every cold start) |
+ * | -flags low_delay (feed)   | no frame-threaded decoding: its 2-frame delay held back a transcoding |
+ * |                           | viewer's first picture and every picture after it                     |
+ *
+ * Measured, not guessed: `npm run bench` (bench/ffmpeg-flags.ts, docs/benchmarks.md). Deliberately
+ * absent: `-fflags nobuffer` drops the packets read while probing, i.e. the cached keyframe, so the
+ * viewer waits for the camera's next one (+1.3 s copy, +2 s transcode with the test camera's 2 s GOP);
+ * `-probesize 32` stops after the first packet, which is often audio, and then copy has no video size.
  */
 
 export const LOG_ARGS: readonly string[] = ['-hide_banner', '-loglevel', 'warning'];
@@ -36,7 +46,8 @@ export function urlInputArgs(url: string, timeoutSeconds = 5): string[] {
 
 /** The camera's shared MPEG-TS feed, written into FFmpeg's stdin by the shared source. */
 export function sharedFeedInputArgs(): string[] {
-  // Timestamps come from the camera via the TS; small probe values because the feed starts with
-  // PAT/PMT and a keyframe with SPS/PPS, which is all the demuxer needs.
-  return ['-probesize', '200000', '-analyzeduration', '500000', '-f', 'mpegts', '-i', 'pipe:0'];
+  // Timestamps come from the camera via the TS. The feed starts with PAT/PMT and a keyframe with
+  // SPS/PPS, which is all the demuxer needs: probing ends as soon as every stream's parameters are
+  // known. low_delay only reaches decoders (transcode, snapshots); copy ignores it.
+  return ['-probesize', '200000', '-analyzeduration', '500000', '-fpsprobesize', '0', '-flags', 'low_delay', '-f', 'mpegts', '-i', 'pipe:0'];
 }

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench`: homebridge-cctv against homebridge-camera-ffmpeg 3.1.4 on one real RTSP camera,
+ * both in real Homebridge processes on 127.0.0.1, driven by a HomeKit client. Prints one table of
+ * medians and writes it, with the machine and the method, to docs/benchmarks.md.
+ *
+ * BENCH_RUNS (default 5) sets the runs per metric. Everything it starts is stopped at the end, on
+ * failure and on Ctrl-C.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { REPO_ROOT } from '../test/helpers/homebridge.js';
+import { RtspCamera } from '../test/helpers/rtsp-camera.js';
+import { measureSourceFlags, measureViewerFlags } from './ffmpeg-flags.js';
+import { machineInfo } from './machine-info.js';
+import { measureCpuPerViewer } from './phase-cpu.js';
+import { measureSessions } from './phase-sessions.js';
+import { measureSnapshots } from './phase-snapshot.js';
+import { measureStarts } from './phase-start.js';
+import { buildRows, buildTargets, renderMarkdown, renderTable, renderTargets, type BenchResults } from './report.js';
+import { CAMERA, FFMPEG_PATH, disposeRig, startRig, type Rig } from './rigs.js';
+import { installRtpRecorder } from './rtp-recorder.js';
+import { endStream, startStream } from './stream-probe.js';
+
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5) || 5);
+const started = performance.now();
+
+function progress(line: string): void {
+  console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+}
+
+/** The camera's frame rate over the run, from its keyframe events (frame counter and clock). */
+function cameraFps(camera: RtspCamera): number {
+  const keyframes = camera.keyframes();
+  const first = keyframes[0];
+  const last = keyframes.at(-1);
+  if (!first || !last || last.t <= first.t) return Number.NaN;
+  return (Number(last['frame']) - Number(first['frame'])) / (last.t - first.t);
+}
+
+/** One unmeasured stream per camera, so the first measured run does not pay for cold disk caches. */
+async function warmUp(rigs: readonly Rig[]): Promise<void> {
+  for (const rig of rigs) {
+    for (const mode of ['copy', 'transcode'] as const) {
+      await endStream(await startStream(rig.clients[mode], { holdMs: 1500, lagWindow: false }));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  installRtpRecorder();
+  const machine = machineInfo(FFMPEG_PATH);
+  progress(`${machine.cpu}, ${machine.cores} cores, ${machine.ffmpeg}, Node ${machine.node}; ${RUNS} runs per metric`);
+  let camera: RtspCamera | undefined;
+  let ours: Rig | undefined;
+  let theirs: Rig | undefined;
+  let stopping = false;
+  const cleanup = async (): Promise<void> => {
+    await Promise.allSettled([disposeRig(ours), disposeRig(theirs)]);
+    ours = undefined;
+    theirs = undefined;
+    await camera?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    progress(`${signal}: stopping everything`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    camera = await RtspCamera.start({ ...CAMERA, stamp: true });
+    progress(`camera on ${camera.url}`);
+    const [a, b] = await Promise.allSettled([startRig('ours', camera.url), startRig('theirs', camera.url)]);
+    if (a.status === 'fulfilled') ours = a.value;
+    if (b.status === 'fulfilled') theirs = b.value;
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
+    if (!ours || !theirs) throw new Error('a Homebridge did not start');
+    const rigs = [ours, theirs];
+    progress('both Homebridges running and paired; warming up');
+    await warmUp(rigs);
+
+    const starts = await measureStarts(rigs, RUNS, progress);
+    const snapshots = await measureSnapshots(rigs, RUNS, progress);
+    const sessions = await measureSessions(camera, rigs, progress);
+    const cpu = await measureCpuPerViewer(rigs, RUNS, progress);
+    await Promise.allSettled([disposeRig(ours), disposeRig(theirs)]);
+    ours = undefined;
+    theirs = undefined;
+    const fps = cameraFps(camera);
+    await camera.stop();
+    // The flag measurements use a camera with an audio track: a probe that stops at the first packet
+    // may then see audio only, which a video-only camera would hide.
+    camera = await RtspCamera.start({ ...CAMERA, audio: true });
+    const sourceFlags = await measureSourceFlags(camera, RUNS, progress);
+    const viewerFlags = await measureViewerFlags(camera.url, RUNS, progress);
+
+    const results: BenchResults = {
+      machine, runs: RUNS, starts, snapshots, sessions, cpu, viewerFlags, sourceFlags,
+      cameraFps: fps, durationS: (performance.now() - started) / 1000,
+    };
+    const rows = buildRows(results);
+    const targets = buildTargets(rows);
+    console.log(`\n${renderTable(rows)}\n\n${renderTargets(targets)}\n`);
+    const path = join(REPO_ROOT, 'docs', 'benchmarks.md');
+    writeFileSync(path, renderMarkdown(results, rows, targets));
+    progress(`wrote ${path}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);
