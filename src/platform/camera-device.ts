@@ -51,7 +51,8 @@ export class CameraDevice {
     accessory.getService(hap.Service.AccessoryInformation)
       ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
       .setCharacteristic(hap.Characteristic.Model, camera.model ?? 'RTSP camera')
-      .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? camera.id)
+      // HAP-NodeJS ignores serial numbers shorter than 2 characters.
+      .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? (camera.id.length >= 2 ? camera.id : `cctv-${camera.id}`))
       .setCharacteristic(hap.Characteristic.FirmwareRevision, o.version);
 
     this.source = new SharedSource({
