@@ -77,8 +77,10 @@ describe('defaults', () => {
   });
 
   it('empty ffmpegPath and snapshotSource mean "not set"', () => {
-    const { config } = resolveConfig({ ffmpegPath: '', cameras: [{ ...GOOD, snapshotSource: '' }] });
+    const { config, issues } = resolveConfig({ ffmpegPath: '', cameras: [{ ...GOOD, snapshotSource: '' }] });
     assert.equal('ffmpegPath' in config, false);
+    assert.deepEqual(issues, []);
+    assert.equal(config.cameras.length, 1, 'the camera is kept');
     assert.equal('snapshotSource' in (config.cameras[0] ?? {}), false);
   });
 
