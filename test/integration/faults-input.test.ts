@@ -570,7 +570,8 @@ describe('fault: no command injection (real Homebridge, real FFmpeg)', () => {
 
   it('control: the payloads do run when handed to a shell (so their absence below means something)', () => {
     for (const line of [hostileRtsp, hostileHttp]) {
-      execFileSync('/bin/sh', ['-c', `: ${line.replaceAll(MARK, CTRL)}`], { stdio: 'ignore', timeout: 5000 });
+      // `&` in a URL backgrounds part of the line: wait for those jobs before looking for markers.
+      execFileSync('/bin/sh', ['-c', `: ${line.replaceAll(MARK, CTRL)}\nwait`], { stdio: 'ignore', timeout: 5000 });
     }
     const created = markers(CTRL).map((f) => f.slice(CTRL.length));
     console.log(`control: a shell given the URLs created ${created.length} marker files (${created.sort().join(' ')})`);
