@@ -98,10 +98,13 @@ export function viewerVariants(): ViewerVariant[] {
 }
 
 export function sourceVariants(): SourceVariant[] {
-  const asIs = rtspInputArgs({ url: 'x', transport: 'tcp' });
-  const at = asIs.indexOf('-probesize');
+  const input = rtspInputArgs({ url: 'x', transport: 'tcp' });
+  const asIs = input.slice(input.indexOf('-probesize'), input.indexOf('-i'));
+  const withoutFps = dropOptions(asIs, ['-fpsprobesize']);
   return [
-    { name: `src/ffmpeg/args as is (${asIs.slice(at, at + 4).join(' ')})`, probe: asIs.slice(at, at + 4) },
+    { name: `src/ffmpeg/args as is (${asIs.join(' ')})`, probe: asIs },
+    ...(withoutFps.length !== asIs.length ? [{ name: `without -fpsprobesize 0 (${withoutFps.join(' ')})`, probe: withoutFps }] : []),
+    { name: '-probesize 500000 -analyzeduration 1 s (src before the benchmark)', probe: ['-probesize', '500000', '-analyzeduration', '1000000'] },
     { name: 'FFmpeg default probe (5 MB / 5 s)', probe: [] },
     { name: '-probesize 32768 -analyzeduration 0.1 s', probe: ['-probesize', '32768', '-analyzeduration', '100000'] },
     { name: '-probesize 32 -analyzeduration 1 µs', probe: ['-probesize', '32', '-analyzeduration', '1'] },
@@ -194,7 +197,7 @@ async function sourceStart(camera: RtspCamera, variant: SourceVariant): Promise<
   const at = input.indexOf('-probesize');
   const args = sourceArgs({ input: { url: camera.url, transport: 'tcp' }, audio: false });
   const inputAt = args.indexOf(input[0] ?? '-rtsp_transport');
-  const patchedInput = [...input.slice(0, at), ...variant.probe, ...input.slice(at + 4)];
+  const patchedInput = [...input.slice(0, at), ...variant.probe, ...input.slice(input.indexOf('-i'))];
   const full = [...args.slice(0, inputAt), ...patchedInput, ...args.slice(inputAt + input.length)];
   const mark = camera.mark();
   const started = performance.now();
@@ -216,9 +219,9 @@ async function sourceStart(camera: RtspCamera, variant: SourceVariant): Promise<
     });
     if (!Number.isFinite(out)) return undefined;
     const play = camera.eventsSince(mark, 'request').find((e) => e['method'] === 'PLAY')?.receivedAt;
-    // The camera serves a joiner from its next keyframe: the last one produced before our first
-    // keyframe came out is the one we got (an event can trail PLAY's by a few ms either way).
-    const keyframe = camera.eventsSince(mark, 'keyframe').filter((e) => e.receivedAt <= out).at(-1)?.receivedAt;
+    // The camera sends P-frames from PLAY on, so the first keyframe after PLAY is the first one FFmpeg
+    // can use (its event and PLAY's can race by a few ms).
+    const keyframe = camera.eventsSince(mark, 'keyframe').find((e) => e.receivedAt >= (play ?? Infinity) - 20)?.receivedAt;
     if (play === undefined || keyframe === undefined) return undefined;
     return { playMs: play - started, keyframeWaitMs: Math.max(0, keyframe - play), probeMs: out - Math.max(keyframe, play), totalMs: out - started };
   } finally {

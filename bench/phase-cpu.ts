@@ -10,7 +10,7 @@ import { endStream } from './stream-probe.js';
 import { sleep } from './stats.js';
 
 const BASELINE_WINDOW_MS = 2000;
-const WINDOW_MS = 3000;
+const WINDOW_MS = 5000;
 /** Let start-up bursts (the cached GOP, encoder start) pass before measuring. */
 const SETTLE_MS = 2000;
 

@@ -75,6 +75,12 @@ export function buildRows(r: BenchResults): Row[] {
     }
   }
   for (const mode of ['copy', 'transcode'] as const) {
+    rows.push({
+      metric: `START → first decoded frame minus the camera's keyframe wait, ${mode}, cold (ms)`,
+      ours: m(s.ours[mode].cold, (x) => x.firstFrameMs - x.keyframeWaitMs), theirs: m(s.theirs[mode].cold, (x) => x.firstFrameMs - x.keyframeWaitMs), unit: 'ms',
+    });
+  }
+  for (const mode of ['copy', 'transcode'] as const) {
     for (const temp of ['cold', 'warm'] as const) {
       rows.push({ metric: `Behind live ~3 s into the stream, ${mode}, ${temp} (ms)`, ours: m(s.ours[mode][temp], (x) => x.lagSteadyMs), theirs: m(s.theirs[mode][temp], (x) => x.lagSteadyMs), unit: 'ms' });
       rows.push({ metric: `Behind live, worst picture of the first ${LAG_WINDOW_MS / 1000} s, ${mode}, ${temp} (ms)`, ours: m(s.ours[mode][temp], (x) => x.lagMaxMs), theirs: m(s.theirs[mode][temp], (x) => x.lagMaxMs), unit: 'ms' });
@@ -212,19 +218,16 @@ function renderCpuSamples(r: BenchResults): string {
   return lines.join('\n');
 }
 
-/** Where our cold start goes, from the separate FFmpeg measurements. */
+/** Where a cold start goes, per plugin: medians over the cold runs, from the camera's own events. */
 function coldStartBreakdown(r: BenchResults): string {
-  const source = r.sourceFlags.find((x) => x.variant.startsWith('src/'));
-  const viewer = r.viewerFlags.find((x) => x.mode === 'copy' && x.variant.startsWith('src/'));
-  const measured = m(r.starts.ours.copy.cold, (x) => x.firstFrameMs);
-  if (!source || !viewer) return '';
-  const parts = [
-    `camera-feed FFmpeg spawn → PLAY ${fmt(source.playMs, 'ms')} ms`,
-    `PLAY → the camera's next keyframe ${fmt(source.keyframeWaitMs, 'ms')} ms (the camera's GOP; 0–${CAMERA.gopSeconds} s, ${CAMERA.gopSeconds / 2} s on average)`,
-    `that keyframe → first keyframe on the feed ${fmt(source.probeMs, 'ms')} ms (RTSP probe + remux)`,
-    `viewer FFmpeg spawn → first SRTP packet ${fmt(viewer.medianMs, 'ms')} ms (measured on a live feed; on a cold start it overlaps less)`,
-  ];
-  return `Medians from the separate FFmpeg measurements below: ${parts.join('; ')}. Measured end to end: ${fmt(measured, 'ms')} ms from START (HAP round trips and SRTP included).`;
+  const lines = ['| cold start, medians (ms) | START → camera answers PLAY | PLAY → camera keyframe | keyframe → first picture complete at the client | START → first picture |', '|---|---:|---:|---:|---:|'];
+  for (const side of ['ours', 'theirs'] as const) {
+    for (const mode of ['copy', 'transcode'] as const) {
+      const list = r.starts[side][mode].cold;
+      lines.push(`| ${side === 'ours' ? 'homebridge-cctv' : 'camera-ffmpeg'} ${mode} | ${fmt(m(list, (x) => x.playMs), 'ms')} | ${fmt(m(list, (x) => x.keyframeWaitMs), 'ms')} | ${fmt(m(list, (x) => x.firstFrameMs - x.playMs - x.keyframeWaitMs), 'ms')} | ${fmt(m(list, (x) => x.firstFrameMs), 'ms')} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 export function renderMarkdown(r: BenchResults, rows: readonly Row[], targets: readonly Target[]): string {
@@ -275,16 +278,50 @@ ${renderTargets(targets)}
   for 3 s and only re-scales it). *Warm*: one viewer is watching (our feed is live); each snapshot comes more than 3.5 s after
   the previous one, so neither plugin answers from a cache. Picture age = arrival (Date.now()) − the stamp in the JPEG.
 - **CPU** = utime+stime of the Homebridge process and all its descendants from /proc (plus cutime+cstime of reaped
-  children), over ${r.runs} consecutive windows (2 s idle, 3 s with viewers, after 2 s of settling). Per viewer = median with
-  viewers − median idle; extra copy viewer = 2 copy viewers − 1 copy viewer. % of one core.
+  children), over ${r.runs} consecutive windows (2 s idle, 5 s with viewers, after 2 s of settling). Per viewer = median with
+  viewers − median idle; extra copy viewer = 2 copy viewers − 1 copy viewer. % of one core. The kernel counts in 10 ms ticks,
+  so a 5 s window resolves 0.2 % of a core: the copy figures (around 1 %) are near that resolution (an extra copy viewer can
+  even come out slightly negative), the transcoding ones are not.
+  The test pattern (a ball on black) is cheap to encode; a real scene costs a transcoding viewer several times more.
 - **RSS** from /proc/<pid>/status VmRSS: the Homebridge process when idle, and Homebridge plus all FFmpegs with one copy viewer.
 - **RTSP sessions** as the camera counted them (SETUP → new session; PLAY requests), from a cold plugin: one viewer; then three
   viewers and three snapshots (640x360, 1280x720, 320x180) started at the same moment.
 - **FFmpeg flags** are measured outside Homebridge (bench/ffmpeg-flags.ts), see below.
 
-## Where our cold start goes
+## Where a cold start goes
+
+From the camera's events (same clock as the client): when it answered the plugin's PLAY and when it produced the keyframe a
+client joining at that PLAY starts from. The camera's keyframe wait (0–${CAMERA.gopSeconds} s, ${CAMERA.gopSeconds / 2} s on average with its ${CAMERA.gopSeconds} s GOP) is the
+same for any client; what follows it is the plugin's (probing, remux, viewer FFmpeg, encoder start, SRTP).
 
 ${coldStartBreakdown(r)}
+
+## Reading the results
+
+- **Cold start is mostly the camera.** A client that connects mid-GOP gets video from the camera's next keyframe, so every cold
+  start waits 0–${CAMERA.gopSeconds} s for it whatever the plugin does; with ${r.runs} runs the raw medians move by hundreds of ms with that luck.
+  The row "minus the camera's keyframe wait" is each plugin's own share. camera-ffmpeg's own share is mostly FFmpeg's default
+  probe (it reads ~1.9 s of video to estimate a frame rate before it sends anything, see the camera-feed table below).
+- **Most of our own share is the viewer FFmpeg's probe on a one-frame feed.** MPEG-TS has no header, so FFmpeg analyses
+  \`-analyzeduration\` (0.5 s) of stream even when it already knows every codec; at a cold start the feed holds one frame, so
+  the viewer waits for live ones: spawn → first packet ~800 ms (video only) / ~600 ms (with audio), against ~150 ms when it
+  joins a live feed (measured separately, 3–4 runs each). At 0.1 s it is ~400 / ~200 ms, but with audio the analysis can then
+  end before the first video PES is out when frames are far apart, and copy fails ("dimensions not set"): 0.25 s already fails
+  for a 5 fps camera with audio. So it has to be chosen per camera: a video-only feed can use 0.1 s at any frame rate; with
+  audio, about 2.5 frame intervals (the health probe knows the frame rate). That needs \`sharedFeedInputArgs({ fps, audio })\`
+  and its two callers (stream-session, snapshot-service), not a constant.
+- Further, outside src/ffmpeg/args: start the camera feed on SetupEndpoints instead of START (the Home app sends START a few
+  hundred ms later); spawn the viewer FFmpeg at once rather than after the first keyframe (FeedConsumer already starts a reader
+  at the next keyframe), which hides process start and encoder set-up (~0.1 s); \`prebuffer: true\`, or a
+  \`sourceLingerSeconds\` longer than the Home app's ~10 s snapshot polling, makes starts warm.
+- **A warm copy viewer starts with the cached GOP**, sent at once: its first pictures are as old as the GOP's keyframe (up to
+  ${CAMERA.gopSeconds} s, the "worst picture" rows), then it runs live. Transcoding skips the cached frames and starts at the newest one. To bound
+  the copy case, a viewer could start from the cache only when its keyframe is younger than half a GOP and otherwise wait for
+  the next keyframe (worst lag ≤ GOP/2, start ≤ GOP/2): a choice for stream-session/shared-source, not a flag.
+- **Copy runs ~2 frames further behind live than camera-ffmpeg's copy** once started: the viewer FFmpeg reads MPEG-TS, whose
+  demuxer hands a video PES on only when the next one begins, and the H.264 parser again waits for the next picture's start.
+  Writing PES lengths in the feed (\`-omit_video_pes_length 0\` on the feed's mpegts muxer) should remove one of the two for
+  pictures under 64 KB; not measured yet.
 
 ## FFmpeg start-up flags
 

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     progress('both Homebridges running and paired; warming up');
     await warmUp(rigs);
 
-    const starts = await measureStarts(rigs, RUNS, progress);
+    const starts = await measureStarts(camera, rigs, RUNS, progress);
     const snapshots = await measureSnapshots(rigs, RUNS, progress);
     const sessions = await measureSessions(camera, rigs, progress);
     const cpu = await measureCpuPerViewer(rigs, RUNS, progress);

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { HapCameraClient, StreamHandle } from '../test/helpers/hap-camera-client.js';
+import type { RtspCamera } from '../test/helpers/rtsp-camera.js';
 import { decodeBands } from './frame-decode.js';
 import { REQUEST } from './rigs.js';
 import { accessUnits } from './rtp-recorder.js';
@@ -35,6 +36,12 @@ export interface StreamSample {
   lagMaxMs: number;
   /** Pictures whose stamp could be read. */
   stamped: number;
+  /** Date.now() the camera stamped into the first IDR picture: when that keyframe was captured. */
+  firstStampWall: number;
+  /** START → the camera answering this stream's PLAY, ms (NaN: no PLAY, the feed was live). */
+  playMs: number;
+  /** That PLAY → capture of the keyframe the stream's video began with (from its stamp), ms. */
+  keyframeWaitMs: number;
 }
 
 /**
@@ -70,6 +77,7 @@ export async function analyseStream(handle: StreamHandle): Promise<StreamSample>
   const empty: StreamSample = {
     firstFrameMs: Number.NaN, firstPacketMs: handle.firstPacketMs ?? Number.NaN, decodes: false,
     decodedFrames: 0, receivedFrames: 0, lagSteadyMs: Number.NaN, lagMaxMs: Number.NaN, stamped: 0,
+    firstStampWall: Number.NaN, playMs: Number.NaN, keyframeWaitMs: Number.NaN,
   };
   if (first < 0) return empty;
   const fromIdr = units.slice(first);
@@ -78,14 +86,14 @@ export async function analyseStream(handle: StreamHandle): Promise<StreamSample>
   // pictures up to the first mismatch can be matched to their arrival times safely.
   const matched = Math.min(decoded.bands.length, fromIdr.length);
   const lags: Array<{ at: number; lag: number }> = [];
-  let firstStamped = false;
+  let firstStamp = Number.NaN;
   for (let i = 0; i < matched; i++) {
     const unit = fromIdr[i];
     const band = decoded.bands[i];
     if (!unit || !band) continue;
     const stamp = readStamp(band, unit.completeWall);
     if (stamp === undefined) continue;
-    if (i === 0) firstStamped = true;
+    if (i === 0) firstStamp = stamp;
     lags.push({ at: unit.completeAt - (fromIdr[0]?.completeAt ?? 0), lag: unit.completeWall - stamp });
   }
   const inWindow = lags.filter((l) => l.at <= LAG_WINDOW_MS);
@@ -93,11 +101,29 @@ export async function analyseStream(handle: StreamHandle): Promise<StreamSample>
   return {
     firstFrameMs: (fromIdr[0]?.completeAt ?? Number.NaN) - handle.startedAt,
     firstPacketMs: handle.firstPacketMs ?? Number.NaN,
-    decodes: decoded.bands.length > 0 && firstStamped,
+    decodes: decoded.bands.length > 0 && Number.isFinite(firstStamp),
     decodedFrames: decoded.bands.length,
     receivedFrames: fromIdr.length,
     lagSteadyMs: median(steady),
     lagMaxMs: inWindow.length ? Math.max(...inWindow.map((l) => l.lag)) : Number.NaN,
     stamped: lags.length,
+    firstStampWall: firstStamp,
+    playMs: Number.NaN,
+    keyframeWaitMs: Number.NaN,
   };
+}
+
+/**
+ * When the camera answered the first PLAY after START (its events since `mark`, performance clock),
+ * and how long after that PLAY it captured the keyframe the stream began with (that picture's stamp,
+ * moved from the wall clock to the performance clock). A camera sends P-frames from PLAY on, so a
+ * client's video can only begin at the next keyframe: that wait is the camera's, not the plugin's.
+ */
+export function cameraTimes(camera: RtspCamera, mark: number, sample: StreamSample, startedAt: number): Pick<StreamSample, 'playMs' | 'keyframeWaitMs'> {
+  const play = camera.eventsSince(mark, 'request').find((e) => e['method'] === 'PLAY' && e.receivedAt >= startedAt);
+  if (!play) return { playMs: Number.NaN, keyframeWaitMs: Number.NaN };
+  const wallMinusPerf = Date.now() - performance.now();
+  const keyframeAt = sample.firstStampWall - wallMinusPerf;
+  // A keyframe captured while the PLAY answer was on its way counts as no wait.
+  return { playMs: play.receivedAt - startedAt, keyframeWaitMs: Math.max(0, keyframeAt - play.receivedAt) };
 }
