@@ -33,6 +33,7 @@ import { assertNoSecrets } from '../helpers/secrets.js';
 import { TcpListener, udpSocketCount } from '../helpers/tcp-listener.js';
 import { encodeTlv, f32, u16, u32, uuidToBytes, type TlvPair } from '../helpers/tlv8.js';
 import { delay, waitFor } from '../helpers/wait.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 // ------------------------------------------------------------------------------------------------
 // Bad config, in process
@@ -60,17 +61,8 @@ function capturingLogger(lines: LogLine[]): Logging {
   return log as unknown as Logging;
 }
 
-/** Small seeded PRNG (mulberry32), so a failing case can be replayed with CCTV_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing case can be replayed with CCTV_FUZZ_SEED. */
+const prng = seededRandom;
 
 interface CameraPlan {
   /** Expected error field, or undefined for a camera that must load. */

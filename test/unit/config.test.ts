@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import type { ConfigIssue } from '../../src/config/config-types.js';
 import { cameraSchema, loadUiSchema, mqttSchema, platformSchema, UI_KEYWORDS } from '../../src/config/schema.js';
 import { cameraSubject, resolveConfig } from '../../src/config/validate-config.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /** The example config from the product spec, verbatim. */
 const SPEC_EXAMPLE = JSON.parse(`{ "platform": "CCTV", "name": "CCTV", "ffmpegPath": "/usr/bin/ffmpeg", "cameras": [ { "id": "front-door", "name": "Front Door", "source": "rtsp://user:pass@192.168.1.10:554/stream1", "snapshotSource": "http://192.168.1.10/snap.jpg", "rtspTransport": "tcp", "unbridge": true, "maxStreams": 4, "video": { "mode": "auto", "maxWidth": 1920, "maxHeight": 1080, "maxFps": 30, "maxBitrate": 2000, "encoder": "libx264" }, "audio": { "enabled": false, "codec": "auto" }, "motion": false, "doorbell": false } ], "mqtt": { "url": "mqtt://127.0.0.1:1883", "username": "", "password": "", "topicPrefix": "cctv" } }`) as Record<string, unknown>;
@@ -383,17 +384,7 @@ describe('hostile names', () => {
 });
 
 describe('property: odd configs', () => {
-  /** mulberry32 */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = seededRandom;
 
   const HUGE = ['A'.repeat(100_000), 'é🎥'.repeat(50_000), `${'a1-'.repeat(33_000)}rtsp://admin:${PASSWORD}@h/`];
   const STRINGS = [

@@ -6,6 +6,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../../src/sou
 import { FeedConsumer } from '../../src/source/feed-consumer.js';
 import { GopCache } from '../../src/source/gop-cache.js';
 import { MpegTsIndexer, TS_PACKET, type IndexedChunk, type TsPacketKind } from '../../src/source/mpegts-indexer.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Real bytes: MPEG-TS from FFmpeg, keyframe every 10 frames, no B-frames.
@@ -50,17 +51,8 @@ function decodedFrames(ts: Buffer): number {
   return Number(out.streams[0]?.nb_read_frames);
 }
 
-/** mulberry32: deterministic chunk sizes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic chunk sizes. */
+const rng = seededRandom;
 
 /** Random 1..max byte pieces (views, like stdout chunks), including splits inside packets. */
 function randomChunks(buf: Buffer, seed: number, max = 5000): Buffer[] {
