@@ -3,9 +3,9 @@
  * it runs. CPU is utime+stime of each live process, plus cutime+cstime for children that exited
  * and were reaped during the window, so short-lived FFmpegs are not lost.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { ticksPerSecond } from '../test/helpers/fault-tools.js';
 import { descendants, rssBytes } from '../test/helpers/processes.js';
 import { sleep } from './stats.js';
 
@@ -19,19 +19,6 @@ interface ProcTimes {
 export interface CpuSample {
   at: number;
   procs: Map<number, ProcTimes>;
-}
-
-let ticksPerSecond: number | undefined;
-
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
 }
 
 function readTimes(pid: number): ProcTimes | undefined {
@@ -66,7 +53,7 @@ export function cpuPercent(a: CpuSample, b: CpuSample): number {
     if (earlier) ticks += later.children - earlier.children;
   }
   const seconds = (b.at - a.at) / 1000;
-  return seconds > 0 ? (ticks / clockTicks() / seconds) * 100 : Number.NaN;
+  return seconds > 0 ? (ticks / ticksPerSecond() / seconds) * 100 : Number.NaN;
 }
 
 /** `windows` consecutive measurements of `windowMs` each, % of one core. */

@@ -31,7 +31,8 @@ export function zombieChildren(pid: number | undefined): ProcessInfo[] {
 
 let clockTicks: number | undefined;
 
-function ticksPerSecond(): number {
+/** Kernel clock ticks per second, for the utime/stime fields of /proc/<pid>/stat. */
+export function ticksPerSecond(): number {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
