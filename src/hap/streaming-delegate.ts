@@ -15,7 +15,7 @@ import type { SharedSource } from '../source/shared-source.js';
 import { chooseAudio } from './audio-choice.js';
 import { once } from './callback-once.js';
 import { hapEnums, type HapEnums } from './hap-enums.js';
-import { keyAndSalt, mapAudio, mapVideo, type RawAudioInfo, type RawVideoInfo } from './request-mapping.js';
+import { keyAndSalt, mapAudio, mapVideo, type RawVideoInfo } from './request-mapping.js';
 import { StreamSession } from './stream-session.js';
 import { chooseVideoMode, type CameraStreamInfo } from './video-mode.js';
 
@@ -175,8 +175,8 @@ export class StreamingDelegate implements CameraStreamingDelegate {
         return;
       }
       if (type === this.enums.StreamRequestTypes.START && 'audio' in request) {
-        const video = mapVideo(this.enums, this.d.camera, request.video as unknown as RawVideoInfo);
-        const audio = mapAudio(this.enums, request.audio as unknown as RawAudioInfo | undefined);
+        const video = mapVideo(this.enums, this.d.camera, request.video);
+        const audio = mapAudio(this.enums, request.audio);
         if (!video.ok || !audio.ok) {
           const error = !video.ok ? video.error : !audio.ok ? audio.error : 'invalid request';
           this.d.log.warn(`stream start refused: ${error}`);

@@ -131,7 +131,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       accessory = undefined;
     }
     const isNew = !accessory;
-    accessory ??= new this.api.platformAccessory(camera.name, uuid, category as PlatformAccessory['category']);
+    accessory ??= new this.api.platformAccessory(camera.name, uuid, category);
     accessory.context = { id: camera.id };
     const log = this.cameraLog(camera);
     const observer: CameraObserver = this.health?.observerFor(camera) ?? NO_OBSERVER;
