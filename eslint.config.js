@@ -19,8 +19,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'eqeqeq': ['error', 'smart'],
       'no-console': 'off',
-      // node:test's test()/describe() return promises the runner itself awaits.
+      // node:test's test()/describe() return promises the runner itself awaits. A bare `void promise`
+      // is an error too: fire-and-forget work goes through src/lifecycle/fire-and-forget.ts.
       '@typescript-eslint/no-floating-promises': ['error', {
+        ignoreVoid: false,
         allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }],
       }],
     },
