@@ -15,6 +15,7 @@ import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice, type CameraObserver } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
+import { statusFilePath } from '../ui/status-file.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 const VERSION = readVersion();
@@ -100,6 +101,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
+      statusPath: statusFilePath(this.api.user.storagePath()),
     });
     for (const camera of config.cameras) {
       try {

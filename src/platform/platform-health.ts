@@ -8,6 +8,8 @@ import { DEFAULT_HEALTH_POLICY } from '../health/health-reducer.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { Log } from '../logging.js';
 import { MqttService } from '../mqtt/mqtt-service.js';
+import { healthPayload } from '../mqtt/payloads.js';
+import { StatusFile } from '../ui/status-file.js';
 import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
@@ -17,13 +19,19 @@ export interface PlatformHealthOptions {
   logFor: (camera: CameraConfig) => Log;
   devices: ReadonlyMap<string, CameraDevice>;
   version: string;
+  /** Where the settings page reads health from (under the Homebridge storage path); none: no file. */
+  statusPath?: string;
 }
 
 export class PlatformHealth {
   private readonly monitors = new Map<string, HealthMonitor>();
   private readonly mqtt: MqttService | undefined;
+  private readonly statusFile: StatusFile | undefined;
 
   constructor(private readonly o: PlatformHealthOptions) {
+    this.statusFile = o.statusPath
+      ? new StatusFile({ path: o.statusPath, pluginVersion: o.version, onError: (message) => o.log.warn(`status for the settings page: ${message}`) })
+      : undefined;
     const mqtt = o.config.mqtt;
     this.mqtt = mqtt
       ? new MqttService({
@@ -47,9 +55,14 @@ export class PlatformHealth {
       policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.o.config.probeIntervalSeconds },
       log: this.o.logFor(camera),
       feedIsLive: () => this.o.devices.get(camera.id)?.source.live ?? false,
-      onChange: (state) => this.mqtt?.publishHealth(camera.id, state),
+      onChange: (state) => {
+        this.mqtt?.publishHealth(camera.id, state);
+        this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(state, Date.now()) });
+      },
     });
     this.monitors.set(camera.id, monitor);
+    // Every configured camera is on the dashboard from the start, before its first verdict.
+    this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(monitor.state, Date.now()) });
     let lastEndFailed = false;
     return {
       sourceEvent: (event: SourceEvent) => {
@@ -92,6 +105,7 @@ export class PlatformHealth {
 
   async close(): Promise<void> {
     for (const monitor of this.monitors.values()) monitor.close();
+    this.statusFile?.close();
     await this.mqtt?.close();
   }
 }
