@@ -51,7 +51,7 @@ export class ConfigUi {
     const pluginsDir = mkdtempSync(join(tmpdir(), 'cctv-ui-plugins-'));
     symlinkSync(REPO_ROOT, join(pluginsDir, 'homebridge-cctv'));
     const configPath = join(o.storageDir, 'config.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { platforms?: { platform?: string }[] };
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { platforms?: Record<string, unknown>[] };
     config.platforms = [...(config.platforms ?? []).filter((p) => p.platform !== 'config'),
       { platform: 'config', name: 'Config', port, host: '127.0.0.1', auth: 'none' }];
     writeFileSync(configPath, JSON.stringify(config, null, 2));
