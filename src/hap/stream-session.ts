@@ -6,30 +6,12 @@
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
-
-export interface SessionTarget {
-  address: string;
-  /** Our address on the HAP connection: where RTCP is received and SRTP is sent from. */
-  localAddress: string;
-  family: 'ipv4' | 'ipv6';
-  videoPort: number;
-  audioPort: number;
-  videoKeyAndSalt: Buffer;
-  audioKeyAndSalt: Buffer;
-}
-
-/** What the viewer asked for, validated and capped (see request-mapping.ts). */
-export type VideoRequest = Pick<VideoOutput, 'width' | 'height' | 'fps' | 'bitrateKbps' | 'profile' | 'level' | 'payloadType'> & {
-  mtu: number;
-  rtcpIntervalS: number;
-};
-
-export type AudioRequest = Omit<AudioOutput, 'ssrc' | 'target'>;
 
 export interface SessionDeps {
   id: string;
