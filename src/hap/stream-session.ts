@@ -29,7 +29,6 @@ export interface SessionDeps {
   startTimeoutMs: number;
   copyFallbackMs: number;
   onFirstFrame: (ms: number) => void;
-  onProgress: (progress: FfmpegProgress) => void;
   /** Called once when the session ends for any reason other than a STOP from HomeKit. */
   onSelfEnded: (reason: string) => void;
   onEnded: () => void;
@@ -206,7 +205,6 @@ export class StreamSession {
       this.firstFrameSeen = true;
       this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
     }
-    this.deps.onProgress(progress);
   }
 
   private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {

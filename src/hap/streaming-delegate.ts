@@ -8,7 +8,6 @@ import type {
   SnapshotRequestCallback, StreamingRequest, StreamRequestCallback,
 } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
-import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import type { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SharedSource } from '../source/shared-source.js';
@@ -45,7 +44,6 @@ export interface DelegateDeps {
   streamInfo: () => CameraStreamInfo | undefined;
   onViewers: (count: number) => void;
   onFirstFrame: (ms: number) => void;
-  onProgress: (progress: FfmpegProgress) => void;
 }
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -132,7 +130,6 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       startTimeoutMs: this.d.timings.startTimeoutMs,
       copyFallbackMs: this.d.timings.copyFallbackMs,
       onFirstFrame: (ms) => this.d.onFirstFrame(ms),
-      onProgress: (p) => this.d.onProgress(p),
       onSelfEnded: () => this.controller?.forceStopStreamingSession(request.sessionID),
       onEnded: () => {
         if (this.sessions.get(request.sessionID) === session) this.sessions.delete(request.sessionID);

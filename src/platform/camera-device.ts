@@ -4,7 +4,6 @@
  */
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
-import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
@@ -13,12 +12,11 @@ import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
-/** What the camera reports to health monitoring; a no-op until MQTT is configured. */
+/** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
 export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
-  progress(progress: FfmpegProgress): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
 }
@@ -88,7 +86,6 @@ export class CameraDevice {
       streamInfo: () => o.observer.streamInfo(),
       onViewers: (n) => o.observer.viewers(n),
       onFirstFrame: (ms) => o.observer.firstFrame(ms),
-      onProgress: (p) => o.observer.progress(p),
     });
     const options = {
       cameraStreamCount: camera.maxStreams,

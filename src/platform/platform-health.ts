@@ -76,7 +76,6 @@ export class PlatformHealth {
       },
       viewers: (count) => monitor.feed({ type: 'viewers', count }),
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
-      progress: () => undefined,
       streamInfo: () => {
         const video = monitor.video;
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
