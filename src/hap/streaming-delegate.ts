@@ -107,7 +107,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     if (!validPort(request.video.port) || !validPort(request.audio.port)) throw new Error('invalid RTP port');
     if (isIP(request.targetAddress) === 0 || isIP(request.sourceAddress) === 0) throw new Error('invalid address');
     const old = this.sessions.get(request.sessionID);
-    if (old) await old.end('set up again');
+    if (old) await old.end('set-up-again');
 
     const session = await StreamSession.prepare({
       id: `[${request.sessionID.slice(0, 8)}]`,
@@ -148,7 +148,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     this.d.onViewers(this.sessions.size);
     const timer = setTimeout(() => {
       this.prepareTimers.delete(request.sessionID);
-      fireAndForget(this.d.log, 'ending a never-started session', session.end('set up but never started'));
+      fireAndForget(this.d.log, 'ending a never-started session', session.end('never-started'));
     }, this.d.timings.prepareTimeoutMs);
     timer.unref();
     this.prepareTimers.set(request.sessionID, timer);
@@ -165,7 +165,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       const type = request.type as string;
       if (type === this.enums.StreamRequestTypes.STOP) {
         this.clearPrepareTimer(request.sessionID);
-        if (session) fireAndForget(this.d.log, 'stream stop', session.end('stopped by HomeKit'));
+        if (session) fireAndForget(this.d.log, 'stream stop', session.end('stopped-by-homekit'));
         done();
         return;
       }
@@ -179,7 +179,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
         if (!video.ok || !audio.ok) {
           const error = !video.ok ? video.error : !audio.ok ? audio.error : 'invalid request';
           this.d.log.warn(`stream start refused: ${error}`);
-          fireAndForget(this.d.log, 'ending a refused session', session.end(`refused: ${error}`));
+          fireAndForget(this.d.log, 'ending a refused session', session.end('refused', `refused: ${error}`));
           done(new Error(error));
           return;
         }
@@ -207,7 +207,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     this.closed = true;
     for (const timer of this.prepareTimers.values()) clearTimeout(timer);
     this.prepareTimers.clear();
-    await Promise.all([...this.sessions.values()].map((s) => s.end('shutting down')));
+    await Promise.all([...this.sessions.values()].map((s) => s.end('closed')));
   }
 
   /**
@@ -222,7 +222,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       this.clearPrepareTimer(id);
       const session = this.sessions.get(id);
       if (!session) continue;
-      await session.end('never started; HomeKit set up a new stream instead');
+      await session.end('evicted');
       return;
     }
     throw new Error(`already ${this.sessions.size} viewers (maxStreams)`);

@@ -14,6 +14,7 @@ import { FeedConsumer } from './feed-consumer.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import type { TeardownReason } from '../lifecycle/teardown-reason.js';
 
 export type SourceEvent =
   | { type: 'starting'; generation: number }
@@ -295,7 +296,7 @@ export class SharedSource {
     this.lingerTimer.unref();
   }
 
-  private async stopUpstream(reason: 'idle' | 'closed'): Promise<void> {
+  private async stopUpstream(reason: Extract<TeardownReason, 'idle' | 'closed'>): Promise<void> {
     const proc = this.upstream;
     if (!proc) return;
     await proc.stop(reason);
