@@ -94,7 +94,12 @@ describe('foundation: pairing, accessories, snapshots, config errors', () => {
     assert.deepEqual([(await jpegInfo(warm.jpeg)).width, (await jpegInfo(warm.jpeg)).height], [1280, 720]);
     const sessionsBefore = camera.requests('PLAY');
     const fromLog = hb.logs.length;
-    const parallel = await Promise.all([client.snapshot(480, 270), client.snapshot(480, 270), client.snapshot(480, 270)]);
+    // Three "phones" on their own HAP connections, so the requests really overlap (one connection
+    // serialises them, and the second would just hit the 1 s fresh picture).
+    const phones = [client, HapCameraClient.connect({ port, pairing: client.pairing }), HapCameraClient.connect({ port, pairing: client.pairing })];
+    const parallel = await Promise.all(phones.map((p) => p.readStreamConfig(0)))
+      .then(() => Promise.all(phones.map((p) => p.snapshot(480, 270))))
+      .finally(() => Promise.all(phones.slice(1).map((p) => p.close())));
     for (const s of parallel) assert.deepEqual([(await jpegInfo(s.jpeg)).width, (await jpegInfo(s.jpeg)).height], [480, 270]);
     // The feed was still live (linger), so none of these opened a new camera session.
     assert.equal(camera.requests('PLAY'), sessionsBefore);
