@@ -14,7 +14,7 @@ import { RtcpReceiver } from './rtcp-receiver.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import { describeTeardown, type SessionFailure, type TeardownReason } from '../lifecycle/teardown-reason.js';
 
-export interface SessionDeps {
+export interface StreamSessionInit {
   id: string;
   ffmpegPath: string;
   source: SharedSource;
@@ -50,13 +50,13 @@ export class StreamSession {
   private mode: 'copy' | 'transcode' = 'copy';
 
   private constructor(
-    private readonly deps: SessionDeps,
+    private readonly deps: StreamSessionInit,
     readonly target: SessionTarget,
     readonly videoRtcp: RtcpReceiver,
     readonly audioRtcp: RtcpReceiver,
   ) {}
 
-  static async prepare(deps: SessionDeps, target: SessionTarget): Promise<StreamSession> {
+  static async prepare(deps: StreamSessionInit, target: SessionTarget): Promise<StreamSession> {
     const video = await RtcpReceiver.bind(target.localAddress, target.family);
     try {
       const audio = await RtcpReceiver.bind(target.localAddress, target.family);
