@@ -21,7 +21,10 @@ export type SourceEvent =
   | { type: 'first-keyframe'; ms: number }
   | { type: 'stats'; fps: number; bitrateKbps: number; frames: number }
   | { type: 'stalled'; silentMs: number }
-  | { type: 'ended'; failed: boolean; reason: FailureReason | 'idle' | 'closed'; message: string };
+  | { type: 'ended'; failed: boolean; reason: FeedEndReason; message: string };
+
+/** Why the camera feed ended: a classified failure, or a stop we asked for. */
+export type FeedEndReason = FailureReason | Extract<TeardownReason, 'idle' | 'closed'>;
 
 export interface SharedSourceInit {
   ffmpegPath: string;
@@ -37,7 +40,7 @@ export interface SharedSourceInit {
 }
 
 export class SourceError extends Error {
-  constructor(readonly reason: FailureReason | 'closed' | 'timeout', message: string) {
+  constructor(readonly reason: FailureReason | Extract<TeardownReason, 'closed' | 'timeout'>, message: string) {
     super(message);
   }
 }
