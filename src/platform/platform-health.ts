@@ -13,7 +13,7 @@ import { StatusFile } from '../ui/status-file.js';
 import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
-export interface PlatformHealthOptions {
+export interface PlatformHealthInit {
   config: PlatformConfig;
   log: Log;
   logFor: (camera: CameraConfig) => Log;
@@ -28,19 +28,19 @@ export class PlatformHealth {
   private readonly mqtt: MqttService | undefined;
   private readonly statusFile: StatusFile | undefined;
 
-  constructor(private readonly o: PlatformHealthOptions) {
-    this.statusFile = o.statusPath
-      ? new StatusFile({ path: o.statusPath, pluginVersion: o.version, onError: (message) => o.log.warn(`status for the settings page: ${message}`) })
+  constructor(private readonly init: PlatformHealthInit) {
+    this.statusFile = init.statusPath
+      ? new StatusFile({ path: init.statusPath, pluginVersion: init.version, onError: (message) => init.log.warn(`status for the settings page: ${message}`) })
       : undefined;
-    const mqtt = o.config.mqtt;
+    const mqtt = init.config.mqtt;
     this.mqtt = mqtt
       ? new MqttService({
         config: mqtt,
-        cameras: o.config.cameras,
-        log: o.log,
-        version: o.version,
+        cameras: init.config.cameras,
+        log: init.log,
+        version: init.version,
         onCommand: (id, kind, value) => {
-          const device = o.devices.get(id);
+          const device = init.devices.get(id);
           if (!device) return false;
           if (kind === 'motion') return device.setMotion(value);
           return value ? device.ring() : device.camera.doorbell;
@@ -52,9 +52,9 @@ export class PlatformHealth {
   observerFor(camera: CameraConfig): CameraObserver {
     const monitor = new HealthMonitor({
       url: camera.source,
-      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.o.config.probeIntervalSeconds },
-      log: this.o.logFor(camera),
-      feedIsLive: () => this.o.devices.get(camera.id)?.source.live ?? false,
+      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
+      log: this.init.logFor(camera),
+      feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
       onChange: (state) => {
         this.mqtt?.publishHealth(camera.id, state);
         this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(state, Date.now()) });
@@ -89,7 +89,6 @@ export class PlatformHealth {
       },
       viewers: (count) => monitor.feed({ type: 'viewers', count }),
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
-      progress: () => undefined,
       streamInfo: () => {
         const video = monitor.video;
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
