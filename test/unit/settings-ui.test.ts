@@ -59,6 +59,36 @@ describe('explainConnection', () => {
   });
 });
 
+describe('config.schema.json layout', () => {
+  interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; items?: SchemaNode }
+  interface LayoutNode { key?: string; items?: (LayoutNode | string)[] }
+  const doc = JSON.parse(readFileSync(join(REPO_ROOT, 'config.schema.json'), 'utf8')) as { customUi?: boolean; schema: SchemaNode; layout: LayoutNode[] };
+
+  /** Leaf keys as the form spells them: `mqtt.tls.ca`, `cameras[].video.mode`. */
+  function leaves(node: SchemaNode, prefix: string): string[] {
+    if (node.type === 'array' && node.items?.properties) return leaves(node.items, `${prefix}[]`);
+    if (node.type === 'object' && node.properties) {
+      return Object.entries(node.properties).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+    }
+    return [prefix];
+  }
+  function keys(items: (LayoutNode | string)[]): string[] {
+    return items.flatMap((item) => typeof item === 'string' ? [item] : [
+      ...(item.key && !item.items ? [item.key] : []),
+      ...(item.items ? keys(item.items) : []),
+    ]);
+  }
+
+  it('lists every schema field exactly once (a field missing from the layout is invisible in the form)', () => {
+    assert.equal(doc.customUi, true);
+    const inLayout = keys(doc.layout).filter((k) => k !== 'cameras[]');
+    const fields = leaves(doc.schema, '');
+    assert.deepEqual(fields.filter((f) => !inLayout.includes(f)), [], 'fields missing from the layout');
+    assert.deepEqual(inLayout.filter((k) => !fields.includes(k)), [], 'layout keys without a schema field');
+    assert.equal(new Set(inLayout).size, inLayout.length, 'no field listed twice');
+  });
+});
+
 describe('status file and request handlers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cctv-ui-unit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
