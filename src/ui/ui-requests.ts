@@ -129,7 +129,8 @@ export class UiRequests {
     const { config, issues } = resolveConfig({ name: saved.name, ffmpegPath: saved.ffmpegPath, cameras: [entry] });
     const camera = config.cameras[0];
     const rawSource = typeof (entry as { source?: unknown } | null)?.source === 'string' ? (entry as { source: string }).source : '';
-    const secrets = [...secretsOf(saved), ...secretsInUrl(rawSource)];
+    const rawPassword = (entry as { password?: unknown } | null)?.password;
+    const secrets = [...secretsOf(saved), ...secretsInUrl(rawSource), ...(typeof rawPassword === 'string' && rawPassword ? [rawPassword] : [])];
     if (!camera) {
       const problems = issues.filter((i) => i.severity === 'error').map((i) => `${i.field}: ${i.message}`);
       return sanitize({
