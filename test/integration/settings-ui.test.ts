@@ -32,7 +32,8 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     hb = await Homebridge.start({
       platform: {
         cameras: [
-          { id: 'front-door', name: 'Front Door', source: camera.url },
+          // The login in the form's user name / password fields for one, inside the URL for the other.
+          { id: 'front-door', name: 'Front Door', source: camera.urlWithoutCredentials, username: 'viewer', password: PASSWORD },
           { id: 'garage', name: 'Garage', source: camera.urlWithCredentials('viewer', WRONG) },
         ],
       },
@@ -112,17 +113,22 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     await visible('Name').fill('Back Yard');
     await visible('Id (stable; MQTT topic segment)').fill('back-yard');
     await visible('RTSP URL').fill('rtsp://192.0.2.10:554/stream1');
+    await visible('User name (optional)').fill('yard');
+    const password = visible('Password (optional)');
+    assert.equal(await password.getAttribute('type'), 'password');
+    await password.fill('Yard-pw-5');
     await page.getByRole('button', { name: 'Save' }).click();
     const cameras = await waitFor(() => {
-      const config = JSON.parse(readFileSync(join(hb.storageDir, 'config.json'), 'utf8')) as { platforms: { platform: string; cameras?: { id: string; name: string; source: string }[] }[] };
+      const config = JSON.parse(readFileSync(join(hb.storageDir, 'config.json'), 'utf8')) as { platforms: { platform: string; cameras?: { id: string; name: string; source: string; password?: string }[] }[] };
       const list = config.platforms.find((p) => p.platform === 'CCTV')?.cameras;
       return list?.some((c) => c.id === 'back-yard') ? list : undefined;
     }, { timeoutMs: 20_000, intervalMs: 250, what: 'config.json with back-yard' });
     // Switching tabs on the page must not have lost the cameras that were there (see index.html).
     assert.deepEqual(cameras.map((c) => [c.id, c.name, c.source]), [
-      ['front-door', 'Front Door', camera.url],
+      ['front-door', 'Front Door', camera.urlWithoutCredentials],
       ['garage', 'Garage', camera.urlWithCredentials('viewer', WRONG)],
       ['back-yard', 'Back Yard', 'rtsp://192.0.2.10:554/stream1'],
     ]);
+    assert.equal(cameras[2]?.password, 'Yard-pw-5');
   });
 });
