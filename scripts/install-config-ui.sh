@@ -5,16 +5,21 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="$(bash "$root/scripts/ensure-node.sh"):$PATH"
+# CCTV_CONFIG_UI_VERSION picks another 5.x; 5.28.0 needs @homebridge/hap-client 4.0.3 on this
+# registry (it pins 5.2.0, which the registry lacks), hence the override below.
+UI_VERSION="${CCTV_CONFIG_UI_VERSION:-5.10.0}"
 dir="$root/.cache/config-ui"
-UI_VERSION=5.10.0
+[ "$UI_VERSION" = 5.10.0 ] || dir="$root/.cache/config-ui-$UI_VERSION"
 if [ -f "$dir/node_modules/homebridge-config-ui-x/package.json" ] &&
   node -e "process.exit(require('$dir/node_modules/homebridge-config-ui-x/package.json').version==='$UI_VERSION'?0:1)"; then
   echo "$dir"
   exit 0
 fi
 mkdir -p "$dir"
+overrides='{}'
+[ "$UI_VERSION" = 5.10.0 ] || overrides='{ "@homebridge/hap-client": "4.0.3" }'
 cat > "$dir/package.json" <<JSON
-{ "name": "cctv-config-ui-e2e", "private": true, "dependencies": { "homebridge-config-ui-x": "$UI_VERSION" } }
+{ "name": "cctv-config-ui-e2e", "private": true, "dependencies": { "homebridge-config-ui-x": "$UI_VERSION" }, "overrides": $overrides }
 JSON
 npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 echo "$dir"

@@ -42,8 +42,11 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${ui.url}/plugins`);
-    await page.getByLabel('Plugin Actions Dropdown').click({ timeout: 30_000 });
-    await page.getByRole('button', { name: 'Plugin Config' }).click();
+    // The plugin's card (5.28 also lists the camera-ffmpeg dev dependency), its actions menu
+    // ("Plugin Actions Dropdown" in 5.10, "Plugin Actions" in 5.28), then the settings item.
+    const card = page.locator('app-plugin-card').filter({ hasText: 'homebridge-cctv' });
+    await card.getByLabel(/^Plugin Actions/).click({ timeout: 30_000 });
+    await card.locator('.dropdown-item').filter({ has: page.locator('.fa-sliders') }).click();
     await page.getByRole('dialog').waitFor();
     frame = page.frameLocator('iframe[src*="settings-ui/homebridge-cctv"]');
     await frame.locator('#tabDashboard').waitFor({ timeout: 30_000 });
@@ -109,7 +112,8 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
   it('adds a camera through the form; Save writes it to config.json', async () => {
     await frame.locator('#tabCameras').click();
     await page.locator('a.nav-link', { hasText: 'Add New camera' }).click();
-    const visible = (label: string) => page.getByLabel(label, { exact: true }).filter({ visible: true });
+    // 5.28 marks required fields "Name*"; hidden tabs hold the same labels, so only the visible input counts.
+    const visible = (label: string) => page.getByLabel(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\*?$`)).filter({ visible: true }).first();
     await visible('Name').fill('Back Yard');
     await visible('Id (stable; MQTT topic segment)').fill('back-yard');
     await visible('RTSP URL').fill('rtsp://192.0.2.10:554/stream1');
