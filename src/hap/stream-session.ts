@@ -5,10 +5,12 @@
  */
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
-import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import { audioOnlyStreamArgs, streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
-import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
+import type { FeedAttachment, SharedSource, SourceLease } from '../source/shared-source.js';
+import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
+import { VideoRtpSender } from '../rtp/video-rtp-sender.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
@@ -38,6 +40,8 @@ export interface SessionDeps {
   log: Log;
   redact: (text: string) => string;
   encoder: string;
+  /** Copy video: sent from Node (src/rtp, no process per viewer) or by a viewer FFmpeg (the old path). */
+  copySender: 'node' | 'ffmpeg';
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
   mode: () => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
@@ -58,6 +62,11 @@ export class StreamSession {
   readonly ssrcAudio = randomSsrc();
   private readonly controller = new AbortController();
   private ffmpeg: FfmpegProcess | undefined;
+  private copyVideo: CopyVideoViewer | undefined;
+  /** Held from SetupEndpoints on, so the camera is connecting while HomeKit negotiates. */
+  private feedLease: SourceLease | undefined;
+  /** The feed is not H.264 (or Node cannot carry it): this session uses the FFmpeg copy path. */
+  private ffmpegCopy = false;
   private attachment: FeedAttachment | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private startedAt = 0;
@@ -75,10 +84,12 @@ export class StreamSession {
   ) {}
 
   static async prepare(deps: SessionDeps, target: SessionTarget): Promise<StreamSession> {
-    const video = await RtcpReceiver.bind(target.localAddress, target.family);
+    const video = await RtcpReceiver.bind(target.localAddress, target.family, target.videoKeyAndSalt);
     try {
-      const audio = await RtcpReceiver.bind(target.localAddress, target.family);
-      return new StreamSession(deps, target, video, audio);
+      const audio = await RtcpReceiver.bind(target.localAddress, target.family, target.audioKeyAndSalt);
+      const session = new StreamSession(deps, target, video, audio);
+      session.feedLease = deps.source.hold();
+      return session;
     } catch (error) {
       video.close();
       throw error;
@@ -127,6 +138,10 @@ export class StreamSession {
     this.controller.abort(reason);
     this.attachment?.release();
     this.attachment = undefined;
+    this.copyVideo?.stop();
+    this.copyVideo = undefined;
+    this.feedLease?.release();
+    this.feedLease = undefined;
     await this.ffmpeg?.stop(reason);
     this.videoRtcp.close();
     this.audioRtcp.close();
@@ -164,6 +179,13 @@ export class StreamSession {
         };
         audioNote = `${audioChoice.codec} ${audioChoice.sampleRateKhz} kHz`;
       }
+      if (decision.mode === 'copy' && this.deps.copySender === 'node' && !this.ffmpegCopy) {
+        this.startNodeCopy(video, audio, decision);
+        this.deps.log.info(`${this.deps.id}: stream started (copy, sent from Node; ${decision.why}; ${audioNote})`);
+        return;
+      }
+      this.copyVideo?.stop();
+      this.copyVideo = undefined;
       const gop = this.deps.source.currentGop();
       const out: VideoOutput = {
         mode: decision.mode,
@@ -188,7 +210,49 @@ export class StreamSession {
     }
   }
 
-  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }): void {
+  /** Video packetized in Node from the feed; audio (if any) by an audio-only FFmpeg. */
+  private startNodeCopy(video: VideoRequest, audio: AudioOutput | undefined, decision: { mode: 'copy' | 'transcode'; auto: boolean }): void {
+    const sender = new VideoRtpSender({
+      send: (datagram) => this.videoRtcp.send(datagram, this.target.videoPort, this.target.address),
+      keyAndSalt: this.target.videoKeyAndSalt,
+      ssrc: this.ssrcVideo,
+      payloadType: video.payloadType,
+      mtu: video.mtu,
+      rtcpIntervalS: video.rtcpIntervalS,
+      onFirstAccessUnit: () => this.noteFirstFrame(),
+    });
+    const spawnAudio = (): void => {
+      if (audio && this.active) this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), audio), decision, () => undefined);
+    };
+    this.copyVideo = new CopyVideoViewer({
+      id: this.deps.id,
+      source: this.deps.source,
+      sender,
+      log: this.deps.log,
+      signal: this.controller.signal,
+      onNotH264: () => {
+        if (this.ffmpegCopy || !this.active) return;
+        this.ffmpegCopy = true;
+        this.deps.log.info(`${this.deps.id}: the feed is not H.264; copying through FFmpeg instead`);
+        fireAndForget(this.deps.log, `${this.deps.id}: FFmpeg copy`, this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${String(error)}`)));
+      },
+      onLost: (reason) => this.selfEnd(reason),
+      // The audio FFmpeg lost its input with the feed; a fresh one joins the restarted feed.
+      onRecovered: spawnAudio,
+    });
+    this.copyVideo.start();
+    spawnAudio();
+  }
+
+  private noteFirstFrame(): void {
+    if (this.firstFrameSeen) return;
+    this.firstFrameSeen = true;
+    // The viewer's silence is counted from its first frame on.
+    this.videoRtcp.lastPacketAt = Math.max(this.videoRtcp.lastPacketAt, performance.now());
+    this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
+  }
+
+  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.selfEnd(why)): void {
     const previous = { ffmpeg: this.ffmpeg, attachment: this.attachment };
     const proc = new FfmpegProcess({
       path: this.deps.ffmpegPath,
@@ -201,7 +265,7 @@ export class StreamSession {
     this.ffmpeg = proc;
     const stdin = proc.stdin;
     if (!stdin) throw new Error('FFmpeg has no stdin');
-    this.attachment = this.deps.source.attach(this.deps.id, stdin, (why) => this.selfEnd(why));
+    this.attachment = this.deps.source.attach(this.deps.id, stdin, onFeedEnd);
     // Swap only after the new one is attached, so a reconfigure never leaves the feed unheld.
     previous.attachment?.release();
     if (previous.ffmpeg) fireAndForget(this.deps.log, `${this.deps.id}: stopping the replaced FFmpeg`, previous.ffmpeg.stop('reconfigured'));
@@ -220,10 +284,7 @@ export class StreamSession {
 
   private onProgress(progress: FfmpegProgress, proc: FfmpegProcess): void {
     if (proc !== this.ffmpeg) return;
-    if (!this.firstFrameSeen && progress.frame > 0) {
-      this.firstFrameSeen = true;
-      this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
-    }
+    if (progress.frame > 0) this.noteFirstFrame();
     this.deps.onProgress(progress);
   }
 
@@ -234,6 +295,9 @@ export class StreamSession {
   }
 
   private checkViewer(): void {
+    // Until the first frame is sent (a long-GOP camera's first keyframe can be 10 s away) a viewer
+    // has nothing to report on; the start timeout bounds that wait instead.
+    if (!this.firstFrameSeen) return;
     const silentMs = performance.now() - Math.max(this.videoRtcp.lastPacketAt, this.audioRtcp.lastPacketAt);
     if (silentMs > this.deps.viewerTimeoutMs) {
       this.selfEnd(`viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);

@@ -117,6 +117,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       log: this.d.log,
       redact: this.d.redact,
       encoder: this.d.camera.video.encoder,
+      copySender: this.d.camera.video.copySender,
       mode: () => ({ ...chooseVideoMode(this.d.camera.video.mode, this.d.streamInfo(), this.copyFailed), auto: this.d.camera.video.mode === 'auto' }),
       onCopyFailed: () => { this.copyFailed = true; },
       audio: (requested) => {

@@ -90,3 +90,16 @@ export function streamArgs(o: StreamArgsOptions): string[] {
   args.push('-progress', 'pipe:3', '-stats_period', '0.1', '-nostats');
   return args;
 }
+
+/**
+ * Audio only, for a copy viewer whose video is sent from Node (src/rtp): the feed's audio transcoded
+ * to what HomeKit asked for. `-vn` keeps FFmpeg from touching the video at all.
+ */
+export function audioOnlyStreamArgs(input: string[], audio: AudioOutput): string[] {
+  return [
+    ...LOG_ARGS, ...input,
+    '-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(audio),
+    ...srtpOutputArgs(audio.target, audio.payloadType, audio.ssrc),
+    '-progress', 'pipe:3', '-stats_period', '0.1', '-nostats',
+  ];
+}
