@@ -11,6 +11,10 @@ import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource, SourceLease } from '../source/shared-source.js';
 import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
 import { VideoRtpSender } from '../rtp/video-rtp-sender.js';
+import { RtpRelay } from '../rtp/rtp-relay.js';
+
+/** RECONFIGUREs closer together than this become one FFmpeg restart. */
+const RECONFIGURE_SETTLE_MS = 250;
 import { RtcpReceiver } from './rtcp-receiver.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
@@ -74,7 +78,13 @@ export class StreamSession {
   private ended: Promise<void> | undefined;
   private video: VideoRequest | undefined;
   private audio: AudioRequest | undefined;
-  private mode: 'copy' | 'transcode' = 'copy';
+  /** Undefined until the first launch has decided (it may be waiting for the camera's keyframe). */
+  private mode: 'copy' | 'transcode' | undefined;
+  /** Viewer FFmpegs write plain RTP here; the relays own the session's SRTP state (rtp-relay.ts). */
+  private relays: { video: RtpRelay; audio: RtpRelay | undefined } | undefined;
+  private reconfigureTimer: NodeJS.Timeout | undefined;
+  private launching: Promise<void> | undefined;
+  private relaunchPending = false;
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -119,12 +129,36 @@ export class StreamSession {
   reconfigure(video: Pick<VideoRequest, 'width' | 'height' | 'fps' | 'bitrateKbps'>): void {
     if (!this.video || !this.active) return;
     this.video = { ...this.video, ...video };
+    // Still waiting for the first keyframe: that launch reads the new size when it goes on.
+    if (this.mode === undefined) return;
     if (this.mode !== 'transcode') {
       this.deps.log.debug(`${this.deps.id}: reconfigure to ${video.width}x${video.height}@${video.fps} ignored in copy mode`);
       return;
     }
-    this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
-    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launch().catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`)));
+    clearTimeout(this.reconfigureTimer);
+    this.reconfigureTimer = setTimeout(() => this.relaunch(), RECONFIGURE_SETTLE_MS);
+    this.reconfigureTimer.unref();
+  }
+
+  /** One FFmpeg restart at a time; RECONFIGUREs during one are folded into a single next one. */
+  private relaunch(): void {
+    if (!this.active) return;
+    if (this.launching) {
+      this.relaunchPending = true;
+      return;
+    }
+    const video = this.video;
+    if (video) this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
+    this.launching = this.launch()
+      .catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        this.launching = undefined;
+        if (this.relaunchPending) {
+          this.relaunchPending = false;
+          this.relaunch();
+        }
+      });
+    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launching);
   }
 
   /** Ends the session; idempotent, resolves when FFmpeg is gone and the ports are closed. */
@@ -135,6 +169,7 @@ export class StreamSession {
 
   private async teardown(reason: string): Promise<void> {
     clearInterval(this.watchdog);
+    clearTimeout(this.reconfigureTimer);
     this.controller.abort(reason);
     this.attachment?.release();
     this.attachment = undefined;
@@ -143,6 +178,9 @@ export class StreamSession {
     this.feedLease?.release();
     this.feedLease = undefined;
     await this.ffmpeg?.stop(reason);
+    this.relays?.video.close();
+    this.relays?.audio?.close();
+    this.relays = undefined;
     this.videoRtcp.close();
     this.audioRtcp.close();
     const seconds = this.startedAt ? ((performance.now() - this.startedAt) / 1000).toFixed(1) : '0';
@@ -158,11 +196,12 @@ export class StreamSession {
   }
 
   private async launch(): Promise<void> {
-    const video = this.video;
-    if (!video) return;
+    if (!this.video) return;
     const lease = this.deps.source.hold();
     try {
       await this.deps.source.waitForGop(this.deps.startTimeoutMs, this.controller.signal);
+      // Read after the wait: a RECONFIGURE that came meanwhile is applied, not lost.
+      const video = this.video;
       if (!this.active) return;
       const decision = this.deps.mode();
       this.mode = decision.mode;
@@ -202,7 +241,9 @@ export class StreamSession {
         // Transcoding starts at the live edge: decode the cached GOP but send only its newest frame on.
         skipFrames: decision.mode === 'transcode' && gop ? gop.frames - 1 : 0,
       };
-      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: out, audio }), decision);
+      const relays = await this.openRelays(video, audio);
+      if (!this.active) return;
+      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: this.viaRelay(out, relays.video), audio: audio && relays.audio ? this.viaRelay(audio, relays.audio) : audio }), decision);
       const what = decision.mode === 'copy' ? 'copy' : `transcode ${this.deps.encoder} ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`;
       this.deps.log.info(`${this.deps.id}: stream started (${what}; ${decision.why}; ${audioNote})`);
     } finally {
@@ -222,7 +263,11 @@ export class StreamSession {
       onFirstAccessUnit: () => this.noteFirstFrame(),
     });
     const spawnAudio = (): void => {
-      if (audio && this.active) this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), audio), decision, () => undefined);
+      if (!audio) return;
+      fireAndForget(this.deps.log, `${this.deps.id}: audio`, this.openRelays(video, audio).then((relays) => {
+        if (!this.active || !relays.audio) return;
+        this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), this.viaRelay(audio, relays.audio)), decision, () => undefined);
+      }).catch((error: unknown) => this.selfEnd(`could not start audio: ${String(error)}`)));
     };
     this.copyVideo = new CopyVideoViewer({
       id: this.deps.id,
@@ -242,6 +287,38 @@ export class StreamSession {
     });
     this.copyVideo.start();
     spawnAudio();
+  }
+
+  /** Opened once per session, so every FFmpeg of the session (reconfigured or restarted) shares them. */
+  private async openRelays(video: VideoRequest, audio: AudioOutput | undefined): Promise<{ video: RtpRelay; audio: RtpRelay | undefined }> {
+    if (this.relays) return this.relays;
+    const send = (port: number, rtcp: RtcpReceiver) => (datagram: Buffer): void => rtcp.send(datagram, port, this.target.address);
+    const videoRelay = await RtpRelay.open({
+      send: send(this.target.videoPort, this.videoRtcp), keyAndSalt: this.target.videoKeyAndSalt, ssrc: this.ssrcVideo,
+      payloadType: video.payloadType, clockRate: 90_000, rtcpIntervalS: video.rtcpIntervalS,
+    });
+    const audioRelay = audio ? await RtpRelay.open({
+      send: send(this.target.audioPort, this.audioRtcp), keyAndSalt: this.target.audioKeyAndSalt, ssrc: this.ssrcAudio,
+      payloadType: audio.payloadType, clockRate: audio.sampleRateKhz * 1000, rtcpIntervalS: 5,
+    }).catch((error: unknown) => {
+      videoRelay.close();
+      throw error;
+    }) : undefined;
+    if (this.relays || !this.active) {
+      videoRelay.close();
+      audioRelay?.close();
+      if (!this.relays) throw new Error('session ended');
+      return this.relays;
+    }
+    this.relays = { video: videoRelay, audio: audioRelay };
+    return this.relays;
+  }
+
+  /** This FFmpeg's own SSRC, so the relay can tell its packets from a replaced FFmpeg's. */
+  private viaRelay<T extends { ssrc: number; relayPort?: number }>(output: T, relay: RtpRelay): T {
+    const ssrc = randomSsrc();
+    relay.expect(ssrc);
+    return { ...output, ssrc, relayPort: relay.port };
   }
 
   private noteFirstFrame(): void {

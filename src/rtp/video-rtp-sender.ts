@@ -7,12 +7,11 @@
 import { randomInt } from 'node:crypto';
 import { packetizeAccessUnit, type ParameterSets } from './h264-packetizer.js';
 import { RtpTimeline, type Burst } from './rtp-timeline.js';
+import { senderReport } from './sender-report.js';
 import { SRTP_OVERHEAD, SrtpSession } from './srtp-session.js';
 import type { AccessUnit } from './ts-access-units.js';
 
 const RTP_HEADER_BYTES = 12;
-/** Seconds between 1900 (NTP epoch) and 1970. */
-const NTP_OFFSET_S = 2_208_988_800;
 
 export interface VideoRtpSenderInit {
   send: (datagram: Buffer) => void;
@@ -99,22 +98,16 @@ export class VideoRtpSender {
     this.srTimer = undefined;
   }
 
-  /** RFC 3550 §6.4.1 sender report; its RTP time is the last frame's, moved on by the wall time since. */
+  /** Sender report; its RTP time is the last frame's, moved on by the wall time since. */
   private sendReport(): void {
     if (this.closed || this.lastSentAt === undefined) return;
-    const sr = Buffer.alloc(28);
-    sr[0] = 0x80;
-    sr[1] = 200;
-    sr.writeUInt16BE(6, 2);
-    sr.writeUInt32BE(this.init.ssrc >>> 0, 4);
-    const wallMs = Date.now();
-    const seconds = Math.floor(wallMs / 1000);
-    sr.writeUInt32BE((seconds + NTP_OFFSET_S) >>> 0, 8);
-    sr.writeUInt32BE(Math.floor(((wallMs % 1000) / 1000) * 0x1_0000_0000) >>> 0, 12);
     const elapsed = Math.max(0, this.now() - this.lastSentAt);
-    sr.writeUInt32BE((this.lastTimestamp + Math.round(elapsed * 90)) >>> 0, 16);
-    sr.writeUInt32BE(this.packets >>> 0, 20);
-    sr.writeUInt32BE(this.octets >>> 0, 24);
-    this.init.send(this.srtp.protectRtcp(sr));
+    this.init.send(this.srtp.protectRtcp(senderReport({
+      ssrc: this.init.ssrc,
+      wallMs: Date.now(),
+      rtpTimestamp: this.lastTimestamp + Math.round(elapsed * 90),
+      packets: this.packets,
+      octets: this.octets,
+    })));
   }
 }

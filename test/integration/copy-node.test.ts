@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 
 /** Viewer FFmpegs that carry video (an audio-only one maps no video). */
 function videoFfmpegs(hb: Homebridge): number {
-  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && p.args.includes('srtp://') && p.args.includes('0:v:0')).length : 0;
+  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args) && p.args.includes('0:v:0')).length : 0;
 }
 
 function assertClean(stream: StreamHandle, what: string): void {

@@ -78,8 +78,8 @@ describe('faults: FFmpeg killed, camera reboot, reconnect backoff', () => {
         debug: true,
         sourceLingerSeconds: 2,
         cameras: [
-          { id: 'main', name: 'Main Cam', source: main.url, video: { mode: 'copy' } },
-          { id: 'retry', name: 'Retry Cam', source: retry.url, video: { mode: 'copy' }, prebuffer: true },
+          { id: 'main', name: 'Main Cam', source: main.url, video: { mode: 'copy', copySender: 'ffmpeg' } },
+          { id: 'retry', name: 'Retry Cam', source: retry.url, video: { mode: 'copy', copySender: 'ffmpeg' }, prebuffer: true },
         ],
         mqtt: { url: broker.url, topicPrefix: 'cctv' },
       },
@@ -263,8 +263,8 @@ describe('faults: SIGTERM with viewers and a prebuffered camera', () => {
     hb = await Homebridge.start({
       platform: {
         cameras: [
-          { id: 'live', name: 'Live Cam', source: camera.url, video: { mode: 'copy' } },
-          { id: 'pre', name: 'Prebuffer Cam', source: camera.url, video: { mode: 'copy' }, prebuffer: true },
+          { id: 'live', name: 'Live Cam', source: camera.url, video: { mode: 'copy', copySender: 'ffmpeg' } },
+          { id: 'pre', name: 'Prebuffer Cam', source: camera.url, video: { mode: 'copy', copySender: 'ffmpeg' }, prebuffer: true },
         ],
       },
     });
