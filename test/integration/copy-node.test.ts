@@ -33,11 +33,14 @@ describe('copy viewers sent from Node', () => {
   const streams: StreamHandle[] = [];
 
   before(async () => {
-    camera = await RtspCamera.start({ width: 640, height: 360, fps: 15, gopSeconds: 2 });
+    camera = await RtspCamera.start({ width: 640, height: 360, fps: 15, gopSeconds: 2, audio: true });
     hb = await Homebridge.start({
       platform: {
         sourceLingerSeconds: 2,
-        cameras: [{ id: 'node-cam', name: 'Node Cam', source: camera.url, maxStreams: 4, video: { mode: 'copy' }, audio: { enabled: false } }],
+        cameras: [
+          { id: 'node-cam', name: 'Node Cam', source: camera.url, maxStreams: 4, video: { mode: 'copy' }, audio: { enabled: true } },
+          { id: 'eight', name: 'Eight Cam', source: camera.url, maxStreams: 8, video: { mode: 'copy' } },
+        ],
       },
     });
     client = await HapCameraClient.pair({ port: await hb.accessoryPort('Node Cam'), pin: TEST_PIN });
@@ -51,7 +54,7 @@ describe('copy viewers sent from Node', () => {
   });
 
   it('a cold viewer decodes the camera picture with no FFmpeg of its own, every packet clean, within the MTU', async () => {
-    const stream = await client.startStream({ width: 1280, height: 720, fps: 30, bitrateKbps: 1500, mtu: 1200 });
+    const stream = await client.startStream({ width: 1280, height: 720, fps: 30, bitrateKbps: 1500, mtu: 1200, audio: { codec: 'opus', sampleRate: 16 } });
     streams.push(stream);
     const decoded = await stream.waitForFrames(30, 20_000);
     assert.deepEqual([decoded.width, decoded.height], [640, 360]);
@@ -59,6 +62,10 @@ describe('copy viewers sent from Node', () => {
     assertClean(stream, 'cold viewer');
     assert.ok(stream.video.maxPacketBytes <= 1200, `largest datagram ${stream.video.maxPacketBytes}`);
     assert.equal(videoFfmpegs(hb), 0);
+    // Audio still needs a transcoder (camera AAC → Opus): one audio-only FFmpeg, relayed through Node.
+    await stream.waitForPackets(25, 10_000, 'audio');
+    assert.ok((await stream.decodeAudio()).frames > 20);
+    assert.equal(stream.audio.replays, 0);
     await waitFor(() => stream.packets.rtcpIn > 0, { timeoutMs: 5000, what: 'an SRTCP sender report' });
     console.log(`node copy (cold): START → first packet ${stream.firstPacketMs?.toFixed(0)} ms, first IDR ${stream.firstIdrMs?.toFixed(0)} ms`);
     await stream.stop();
@@ -123,5 +130,24 @@ describe('copy viewers sent from Node', () => {
     assert.ok(!hb.logs.slice(from).some((l) => /Node Cam: \[[0-9a-f]{8}\]: stream stopped/.test(l)), 'the session stayed');
     assertClean(stream, 'through the restart');
     await stream.stop();
+  });
+
+  it('8 viewers of one camera all decode clean, with no FFmpeg for any of them', async () => {
+    const eight = await HapCameraClient.pair({ port: await hb.accessoryPort('Eight Cam'), pin: TEST_PIN });
+    try {
+      const viewers = await Promise.all(Array.from({ length: 8 }, (_, i) => eight.startStream({ width: 640, height: 360, fps: 15, bitrateKbps: 800, streamIndex: i })));
+      streams.push(...viewers);
+      const decoded = await Promise.all(viewers.map((v) => v.waitForFrames(30, 30_000)));
+      for (const [i, d] of decoded.entries()) {
+        assert.deepEqual([d.width, d.height], [640, 360]);
+        assert.equal(d.errors.trim(), '', `viewer ${i} decoder errors`);
+        const viewer = viewers[i];
+        if (viewer) assertClean(viewer, `viewer ${i}`);
+      }
+      assert.equal(hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args)).length : -1, 0);
+      await Promise.all(viewers.map((v) => v.stop()));
+    } finally {
+      await eight.close();
+    }
   });
 });
