@@ -16,6 +16,7 @@ import { RtpRelay } from '../rtp/rtp-relay.js';
 /** RECONFIGUREs closer together than this become one FFmpeg restart. */
 const RECONFIGURE_SETTLE_MS = 250;
 import { RtcpReceiver } from './rtcp-receiver.js';
+import { DROP_GRACE_MS, waitForFeedBack } from './feed-drop.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 export interface SessionTarget {
@@ -329,7 +330,26 @@ export class StreamSession {
     this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
   }
 
-  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.selfEnd(why)): void {
+  /**
+   * The feed failed under this session's FFmpeg: keep the session (and the old attachment's hold on
+   * the feed, so it restarts), and start a fresh FFmpeg on the restarted feed. The relays keep the
+   * viewer's sequence and timestamps running on.
+   */
+  private rideOutDrop(why: string): void {
+    if (!this.active) return;
+    this.deps.log.info(`${this.deps.id}: camera feed lost (${why}); holding the session for up to ${DROP_GRACE_MS / 1000} s`);
+    setImmediate(() => fireAndForget(this.deps.log, `${this.deps.id}: feed recovery`, waitForFeedBack(this.deps.source, DROP_GRACE_MS, this.controller.signal, why).then((outcome) => {
+      if (!this.active) return;
+      if (!outcome.back) {
+        this.selfEnd(outcome.reason);
+        return;
+      }
+      this.deps.log.info(`${this.deps.id}: camera feed back; restarting the stream's FFmpeg`);
+      return this.launch();
+    }).catch((error: unknown) => this.selfEnd(`could not restart after the camera came back: ${String(error)}`))));
+  }
+
+  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.rideOutDrop(why)): void {
     const previous = { ffmpeg: this.ffmpeg, attachment: this.attachment };
     const proc = new FfmpegProcess({
       path: this.deps.ffmpegPath,

@@ -8,12 +8,10 @@
 import type { Log } from '../logging.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
+import { DROP_GRACE_MS, waitForFeedBack } from '../hap/feed-drop.js';
 import { CopyVideoSink } from './copy-video-sink.js';
 import type { VideoRtpSender } from './video-rtp-sender.js';
 
-/** Camera reboots, Wi-Fi blips and Reolink's periodic RTSP resets all fit in this (issue 11). */
-export const DROP_GRACE_MS = 15_000;
-const RETRY_PAUSE_MS = 250;
 
 export interface CopyVideoViewerInit {
   id: string;
@@ -72,28 +70,15 @@ export class CopyVideoViewer {
   }
 
   private async recover(why: string): Promise<void> {
-    const deadline = performance.now() + (this.init.dropGraceMs ?? DROP_GRACE_MS);
-    const { signal } = this.init;
-    while (!signal.aborted) {
-      const left = deadline - performance.now();
-      if (left <= 0) break;
-      try {
-        await this.init.source.waitForGop(left, signal);
-        if (signal.aborted) return;
-        this.recoveries++;
-        this.attach();
-        this.init.log.info(`${this.init.id}: camera feed back; video resumes at its keyframe`);
-        this.init.onRecovered?.();
-        return;
-      } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof Error && 'reason' in error && error.reason === 'closed') {
-          this.init.onLost('the camera is shutting down');
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_PAUSE_MS, Math.max(0, deadline - performance.now()))));
-      }
+    const outcome = await waitForFeedBack(this.init.source, this.init.dropGraceMs ?? DROP_GRACE_MS, this.init.signal, why);
+    if (this.init.signal.aborted) return;
+    if (!outcome.back) {
+      this.init.onLost(outcome.reason);
+      return;
     }
-    if (!signal.aborted) this.init.onLost(`camera feed gone for over ${Math.round((this.init.dropGraceMs ?? DROP_GRACE_MS) / 1000)} s (${why})`);
+    this.recoveries++;
+    this.attach();
+    this.init.log.info(`${this.init.id}: camera feed back; video resumes at its keyframe`);
+    this.init.onRecovered?.();
   }
 }

@@ -132,6 +132,24 @@ describe('copy viewers sent from Node', () => {
     await stream.stop();
   });
 
+  it('a camera gone for over 15 s ends the viewer and tells HomeKit', { timeout: 90_000 }, async () => {
+    const stream = await client.startStream({ width: 640, height: 360, fps: 15, bitrateKbps: 800 });
+    streams.push(stream);
+    await stream.waitForFrames(10, 20_000);
+    const from = hb.logs.length;
+    const stoppedAt = performance.now();
+    await camera.stop();
+    try {
+      await hb.waitForLog(/Node Cam: \[[0-9a-f]{8}\]: camera feed gone for over 15 s/, 30_000, from);
+      const endedMs = performance.now() - stoppedAt;
+      console.log(`camera gone: session ended ${endedMs.toFixed(0)} ms after the camera stopped`);
+      assert.ok(endedMs >= 15_000, `ended after ${endedMs.toFixed(0)} ms`);
+      await waitFor(async () => (await client.streamingStatus(0)) === 0 ? true : undefined, { timeoutMs: 10_000, what: 'the stream service available again' });
+    } finally {
+      await camera.startAgain();
+    }
+  });
+
   it('8 viewers of one camera all decode clean, with no FFmpeg for any of them', async () => {
     const eight = await HapCameraClient.pair({ port: await hb.accessoryPort('Eight Cam'), pin: TEST_PIN });
     try {
