@@ -13,6 +13,12 @@ import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
 import { VideoRtpSender } from '../rtp/video-rtp-sender.js';
 import { RtpRelay } from '../rtp/rtp-relay.js';
 
+/**
+ * How long SetupEndpoints alone keeps the camera feed held: HomeKit sends START within about a
+ * second, while a setup HAP-NodeJS dropped silently (unparseable START) must not keep the camera
+ * connected for the whole prepare timeout.
+ */
+const PREPARED_FEED_HOLD_MS = 5000;
 /** RECONFIGUREs closer together than this become one FFmpeg restart. */
 const RECONFIGURE_SETTLE_MS = 250;
 import { RtcpReceiver } from './rtcp-receiver.js';
@@ -70,6 +76,7 @@ export class StreamSession {
   private copyVideo: CopyVideoViewer | undefined;
   /** Held from SetupEndpoints on, so the camera is connecting while HomeKit negotiates. */
   private feedLease: SourceLease | undefined;
+  private feedLeaseTimer: NodeJS.Timeout | undefined;
   /** The feed is not H.264 (or Node cannot carry it): this session uses the FFmpeg copy path. */
   private ffmpegCopy = false;
   private attachment: FeedAttachment | undefined;
@@ -100,6 +107,12 @@ export class StreamSession {
       const audio = await RtcpReceiver.bind(target.localAddress, target.family, target.audioKeyAndSalt);
       const session = new StreamSession(deps, target, video, audio);
       session.feedLease = deps.source.hold();
+      session.feedLeaseTimer = setTimeout(() => {
+        if (session.startedAt) return;
+        session.feedLease?.release();
+        session.feedLease = undefined;
+      }, PREPARED_FEED_HOLD_MS);
+      session.feedLeaseTimer.unref();
       return session;
     } catch (error) {
       video.close();
@@ -171,6 +184,7 @@ export class StreamSession {
   private async teardown(reason: string): Promise<void> {
     clearInterval(this.watchdog);
     clearTimeout(this.reconfigureTimer);
+    clearTimeout(this.feedLeaseTimer);
     this.controller.abort(reason);
     this.attachment?.release();
     this.attachment = undefined;
