@@ -6,12 +6,17 @@
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { audioOnlyStreamArgs, streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource, SourceLease } from '../source/shared-source.js';
 import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
 import { VideoRtpSender } from '../rtp/video-rtp-sender.js';
 import { RtpRelay } from '../rtp/rtp-relay.js';
+import { RtcpReceiver } from './rtcp-receiver.js';
+import { DROP_GRACE_MS, waitForFeedBack } from './feed-drop.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { describeTeardown, type SessionFailure, type TeardownReason } from '../lifecycle/teardown-reason.js';
 
 /**
  * How long SetupEndpoints alone keeps the camera feed held: HomeKit sends START within about a
@@ -21,30 +26,8 @@ import { RtpRelay } from '../rtp/rtp-relay.js';
 const PREPARED_FEED_HOLD_MS = 5000;
 /** RECONFIGUREs closer together than this become one FFmpeg restart. */
 const RECONFIGURE_SETTLE_MS = 250;
-import { RtcpReceiver } from './rtcp-receiver.js';
-import { DROP_GRACE_MS, waitForFeedBack } from './feed-drop.js';
-import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
-export interface SessionTarget {
-  address: string;
-  /** Our address on the HAP connection: where RTCP is received and SRTP is sent from. */
-  localAddress: string;
-  family: 'ipv4' | 'ipv6';
-  videoPort: number;
-  audioPort: number;
-  videoKeyAndSalt: Buffer;
-  audioKeyAndSalt: Buffer;
-}
-
-/** What the viewer asked for, validated and capped (see request-mapping.ts). */
-export type VideoRequest = Pick<VideoOutput, 'width' | 'height' | 'fps' | 'bitrateKbps' | 'profile' | 'level' | 'payloadType'> & {
-  mtu: number;
-  rtcpIntervalS: number;
-};
-
-export type AudioRequest = Omit<AudioOutput, 'ssrc' | 'target'>;
-
-export interface SessionDeps {
+export interface StreamSessionInit {
   id: string;
   ffmpegPath: string;
   source: SharedSource;
@@ -62,9 +45,8 @@ export interface SessionDeps {
   startTimeoutMs: number;
   copyFallbackMs: number;
   onFirstFrame: (ms: number) => void;
-  onProgress: (progress: FfmpegProgress) => void;
   /** Called once when the session ends for any reason other than a STOP from HomeKit. */
-  onSelfEnded: (reason: string) => void;
+  onSelfEnded: (reason: SessionFailure) => void;
   onEnded: () => void;
 }
 
@@ -95,13 +77,13 @@ export class StreamSession {
   private relaunchPending = false;
 
   private constructor(
-    private readonly deps: SessionDeps,
+    private readonly deps: StreamSessionInit,
     readonly target: SessionTarget,
     readonly videoRtcp: RtcpReceiver,
     readonly audioRtcp: RtcpReceiver,
   ) {}
 
-  static async prepare(deps: SessionDeps, target: SessionTarget): Promise<StreamSession> {
+  static async prepare(deps: StreamSessionInit, target: SessionTarget): Promise<StreamSession> {
     const video = await RtcpReceiver.bind(target.localAddress, target.family, target.videoKeyAndSalt);
     try {
       const audio = await RtcpReceiver.bind(target.localAddress, target.family, target.audioKeyAndSalt);
@@ -136,7 +118,7 @@ export class StreamSession {
     this.videoRtcp.lastPacketAt = this.startedAt;
     this.watchdog = setInterval(() => this.checkViewer(), 1000);
     this.watchdog.unref();
-    fireAndForget(this.deps.log, `${this.deps.id}: stream start`, this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`)));
+    fireAndForget(this.deps.log, `${this.deps.id}: stream start`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`)));
   }
 
   /** New resolution/fps/bitrate: transcoding sessions swap their FFmpeg, copy sessions cannot change. */
@@ -164,7 +146,7 @@ export class StreamSession {
     const video = this.video;
     if (video) this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
     this.launching = this.launch()
-      .catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => this.selfEnd('start-failed', `could not reconfigure: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         this.launching = undefined;
         if (this.relaunchPending) {
@@ -176,12 +158,12 @@ export class StreamSession {
   }
 
   /** Ends the session; idempotent, resolves when FFmpeg is gone and the ports are closed. */
-  end(reason: string): Promise<void> {
-    this.ended ??= this.teardown(reason);
+  end(reason: TeardownReason, message = describeTeardown(reason)): Promise<void> {
+    this.ended ??= this.teardown(reason, message);
     return this.ended;
   }
 
-  private async teardown(reason: string): Promise<void> {
+  private async teardown(reason: TeardownReason, message: string): Promise<void> {
     clearInterval(this.watchdog);
     clearTimeout(this.reconfigureTimer);
     clearTimeout(this.feedLeaseTimer);
@@ -199,14 +181,14 @@ export class StreamSession {
     this.videoRtcp.close();
     this.audioRtcp.close();
     const seconds = this.startedAt ? ((performance.now() - this.startedAt) / 1000).toFixed(1) : '0';
-    this.deps.log.info(`${this.deps.id}: stream stopped after ${seconds} s (${reason})`);
+    this.deps.log.info(`${this.deps.id}: stream stopped after ${seconds} s (${message})`);
     this.deps.onEnded();
   }
 
-  private selfEnd(reason: string): void {
+  private selfEnd(reason: SessionFailure, message: string): void {
     if (!this.active) return;
-    this.deps.log.warn(`${this.deps.id}: ${reason}`);
-    fireAndForget(this.deps.log, `${this.deps.id}: stream teardown`, this.end(reason));
+    this.deps.log.warn(`${this.deps.id}: ${message}`);
+    fireAndForget(this.deps.log, `${this.deps.id}: stream teardown`, this.end(reason, message));
     this.deps.onSelfEnded(reason);
   }
 
@@ -282,7 +264,7 @@ export class StreamSession {
       fireAndForget(this.deps.log, `${this.deps.id}: audio`, this.openRelays(video, audio).then((relays) => {
         if (!this.active || !relays.audio) return;
         this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), this.viaRelay(audio, relays.audio)), decision, () => undefined);
-      }).catch((error: unknown) => this.selfEnd(`could not start audio: ${String(error)}`)));
+      }).catch((error: unknown) => this.selfEnd('start-failed', `could not start audio: ${String(error)}`)));
     };
     this.copyVideo = new CopyVideoViewer({
       id: this.deps.id,
@@ -294,9 +276,9 @@ export class StreamSession {
         if (this.ffmpegCopy || !this.active) return;
         this.ffmpegCopy = true;
         this.deps.log.info(`${this.deps.id}: the feed is not H.264; copying through FFmpeg instead`);
-        fireAndForget(this.deps.log, `${this.deps.id}: FFmpeg copy`, this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${String(error)}`)));
+        fireAndForget(this.deps.log, `${this.deps.id}: FFmpeg copy`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not start: ${String(error)}`)));
       },
-      onLost: (reason) => this.selfEnd(reason),
+      onLost: (message) => this.selfEnd('feed-ended', message),
       // The audio FFmpeg lost its input with the feed; a fresh one joins the restarted feed.
       onRecovered: spawnAudio,
     });
@@ -355,12 +337,12 @@ export class StreamSession {
     setImmediate(() => fireAndForget(this.deps.log, `${this.deps.id}: feed recovery`, waitForFeedBack(this.deps.source, DROP_GRACE_MS, this.controller.signal, why).then((outcome) => {
       if (!this.active) return;
       if (!outcome.back) {
-        this.selfEnd(outcome.reason);
+        this.selfEnd('feed-ended', outcome.reason);
         return;
       }
       this.deps.log.info(`${this.deps.id}: camera feed back; restarting the stream's FFmpeg`);
       return this.launch();
-    }).catch((error: unknown) => this.selfEnd(`could not restart after the camera came back: ${String(error)}`))));
+    }).catch((error: unknown) => this.selfEnd('start-failed', `could not restart after the camera came back: ${String(error)}`))));
   }
 
   private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.rideOutDrop(why)): void {
@@ -386,7 +368,7 @@ export class StreamSession {
         if (this.ffmpeg !== proc || !this.active || this.firstFrameSeen) return;
         this.deps.onCopyFailed();
         this.deps.log.warn(`${this.deps.id}: copy mode gave no frames within ${this.deps.copyFallbackMs} ms; transcoding this camera from now on`);
-        fireAndForget(this.deps.log, `${this.deps.id}: transcode fallback`, this.launch().catch((error: unknown) => this.selfEnd(`transcode fallback failed: ${String(error)}`)));
+        fireAndForget(this.deps.log, `${this.deps.id}: transcode fallback`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `transcode fallback failed: ${String(error)}`)));
       }, this.deps.copyFallbackMs);
       timer.unref();
       this.controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
@@ -396,13 +378,12 @@ export class StreamSession {
   private onProgress(progress: FfmpegProgress, proc: FfmpegProcess): void {
     if (proc !== this.ffmpeg) return;
     if (progress.frame > 0) this.noteFirstFrame();
-    this.deps.onProgress(progress);
   }
 
   private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {
     if (proc !== this.ffmpeg || exit.stopReason !== undefined || !this.active) return;
     const tail = exit.stderr.slice(-5).map((l) => this.deps.redact(l)).join(' | ');
-    this.selfEnd(`FFmpeg exited (${exit.code ?? exit.signal})${tail ? `: ${tail}` : ''}`);
+    this.selfEnd('ffmpeg-exited', `FFmpeg exited (${exit.code ?? exit.signal})${tail ? `: ${tail}` : ''}`);
   }
 
   private checkViewer(): void {
@@ -411,7 +392,7 @@ export class StreamSession {
     if (!this.firstFrameSeen) return;
     const silentMs = performance.now() - Math.max(this.videoRtcp.lastPacketAt, this.audioRtcp.lastPacketAt);
     if (silentMs > this.deps.viewerTimeoutMs) {
-      this.selfEnd(`viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);
+      this.selfEnd('viewer-gone', `viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);
     }
   }
 }

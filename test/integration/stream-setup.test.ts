@@ -40,7 +40,7 @@ describe('stream setup edge cases', () => {
   const delegate = new StreamingDelegate({
     api: HAP, camera, ffmpegPath: 'ffmpeg', encoders: new Set(), source, snapshots: {} as SnapshotService, log, redact: (t) => t,
     timings: { viewerTimeoutMs: 10_000, startTimeoutMs: 12_000, copyFallbackMs: 6000, prepareTimeoutMs: 30_000 },
-    streamInfo: () => undefined, onViewers: () => undefined, onFirstFrame: () => undefined, onProgress: () => undefined,
+    streamInfo: () => undefined, onViewers: () => undefined, onFirstFrame: () => undefined,
   });
 
   after(async () => {
