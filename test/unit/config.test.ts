@@ -23,9 +23,10 @@ const CAMERA_DEFAULTS = {
   motion: false,
   motionTimeoutSeconds: 30,
   doorbell: false,
+  doorbellMinIntervalSeconds: 5,
 };
 
-const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 10, cameras: [] };
+const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 30, cameras: [] };
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\ufeff]/;
