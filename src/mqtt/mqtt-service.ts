@@ -43,35 +43,35 @@ export class MqttService {
   private readonly removing = new Set<string>();
   private published = new Set<string>();
 
-  constructor(private readonly o: MqttServiceInit) {
-    const c = o.config;
+  constructor(private readonly init: MqttServiceInit) {
+    const c = init.config;
     this.topics = createTopics(c.topicPrefix, c.discoveryPrefix);
-    this.ids = new Set(o.cameras.map((camera) => camera.id));
-    this.ignoredLog = new LogThrottle({ windowMs: IGNORED_LOG_WINDOW_MS, ...(o.now ? { now: o.now } : {}) });
+    this.ids = new Set(init.cameras.map((camera) => camera.id));
+    this.ignoredLog = new LogThrottle({ windowMs: IGNORED_LOG_WINDOW_MS, ...(init.now ? { now: init.now } : {}) });
     this.connection = new MqttConnection({
       url: c.url,
       username: c.username || undefined,
       password: c.password || undefined,
       // Stable across restarts: the broker then ends our previous session when we reconnect,
       // instead of keeping it until its keepalive expires and publishing its stale last will.
-      clientId: c.clientId || `homebridge-cctv_${o.instanceId}`,
-      tls: c.tls ? { ...c.tls, ca: readOptional(c.tls.ca, o.log), cert: readOptional(c.tls.cert, o.log), key: readOptional(c.tls.key, o.log) } : undefined,
+      clientId: c.clientId || `homebridge-cctv_${init.instanceId}`,
+      tls: c.tls ? { ...c.tls, ca: readOptional(c.tls.ca, init.log), cert: readOptional(c.tls.cert, init.log), key: readOptional(c.tls.key, init.log) } : undefined,
       availabilityTopic: this.topics.availability(),
       ...(c.keepaliveSeconds ? { keepaliveSeconds: c.keepaliveSeconds } : {}),
-      log: o.log,
+      log: init.log,
     });
     this.publisher = new HealthPublisher({ connection: this.connection, topics: this.topics });
   }
 
   start(): void {
     this.connection.subscribe(setTopicFilter(this.topics.prefix), (topic, payload) => this.onSet(topic, payload));
-    if (this.o.config.homeAssistant) {
+    if (this.init.config.homeAssistant) {
       this.publishDiscovery();
       this.connection.subscribe(this.topics.discoveryStatus(), (_topic, payload) => {
         if (payload.toString('utf8').trim().toLowerCase() === 'online') this.publishDiscovery();
       });
       // Only this instance's entries: retained configs of removed cameras are cleared as the broker replays them.
-      this.connection.subscribe(ownDiscoveryFilter(this.o.instanceId, this.topics), (topic, payload) => this.onDiscoveryConfig(topic, payload));
+      this.connection.subscribe(ownDiscoveryFilter(this.init.instanceId, this.topics), (topic, payload) => this.onDiscoveryConfig(topic, payload));
     }
     this.connection.start();
   }
@@ -86,8 +86,8 @@ export class MqttService {
   }
 
   private publishDiscovery(): void {
-    const options = { instanceId: this.o.instanceId, topics: this.topics, swVersion: this.o.version };
-    const messages = [bridgeDiscovery(options), ...this.o.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
+    const options = { instanceId: this.init.instanceId, topics: this.topics, swVersion: this.init.version };
+    const messages = [bridgeDiscovery(options), ...this.init.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
     this.published = new Set(messages.map((m) => m.topic));
     for (const message of messages) this.connection.publishRetained(message.topic, JSON.stringify(message.payload));
   }
@@ -111,9 +111,9 @@ export class MqttService {
   private removeCamera(id: string): void {
     if (this.removing.has(id)) return;
     this.removing.add(id);
-    this.o.log.info(`MQTT: clearing Home Assistant discovery of removed camera "${id}"`);
-    fireAndForget(this.o.log, `MQTT: clearing removed camera "${id}"`, async () => {
-      const acks = await Promise.all(discoveryTopicsFor(id, this.o.instanceId, this.topics).map((stale) => this.connection.publishRetainedAcked(stale, '', CLEAR_ACK_TIMEOUT_MS)));
+    this.init.log.info(`MQTT: clearing Home Assistant discovery of removed camera "${id}"`);
+    fireAndForget(this.init.log, `MQTT: clearing removed camera "${id}"`, async () => {
+      const acks = await Promise.all(discoveryTopicsFor(id, this.init.instanceId, this.topics).map((stale) => this.connection.publishRetainedAcked(stale, '', CLEAR_ACK_TIMEOUT_MS)));
       this.removing.delete(id);
       if (!acks.every(Boolean)) return; // the broker may still hold them: keep the state HA reads
       this.connection.publishRetained(this.topics.status(id), '');
@@ -134,7 +134,7 @@ export class MqttService {
       this.ignored(topic, `no camera with id "${target.cameraId}"`);
       return;
     }
-    switch (this.o.onCommand(target.cameraId, target.kind, value)) {
+    switch (this.init.onCommand(target.cameraId, target.kind, value)) {
     case 'done':
       return;
     case 'unknown':
@@ -144,14 +144,14 @@ export class MqttService {
       this.ignored(topic, `camera "${target.cameraId}" has ${target.kind} turned off in its config`);
       return;
     case 'throttled':
-      this.o.log.debug(`MQTT: ignored ${topic}: the doorbell rang moments ago`);
+      this.init.log.debug(`MQTT: ignored ${topic}: the doorbell rang moments ago`);
       return;
     }
   }
 
   /** One warning per topic per minute, whatever the publisher keeps sending. */
   private ignored(topic: string, why: string): void {
-    if (this.ignoredLog.allow(topic)) this.o.log.warn(`MQTT: ignored ${topic}: ${why} (repeats are not logged for a minute)`);
+    if (this.ignoredLog.allow(topic)) this.init.log.warn(`MQTT: ignored ${topic}: ${why} (repeats are not logged for a minute)`);
   }
 }
 

@@ -12,7 +12,7 @@ import { MqttService } from '../mqtt/mqtt-service.js';
 import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
-export interface PlatformHealthOptions {
+export interface PlatformHealthInit {
   config: PlatformConfig;
   log: Log;
   logFor: (camera: CameraConfig) => Log;
@@ -26,22 +26,22 @@ export class PlatformHealth {
   private readonly monitors = new Map<string, HealthMonitor>();
   private mqtt: MqttService | undefined;
 
-  constructor(private readonly o: PlatformHealthOptions) {
-    this.mqtt = o.config.mqtt ? this.createMqtt(o.config.mqtt) : undefined;
+  constructor(private readonly init: PlatformHealthInit) {
+    this.mqtt = init.config.mqtt ? this.createMqtt(init.config.mqtt) : undefined;
   }
 
   /** Any MQTT configuration error disables MQTT only: the cameras start regardless. */
   private createMqtt(config: MqttConfig): MqttService | undefined {
-    const o = this.o;
+    const init = this.init;
     try {
       return new MqttService({
         config,
-        cameras: o.config.cameras,
-        log: o.log,
-        version: o.version,
-        instanceId: o.instanceId,
+        cameras: init.config.cameras,
+        log: init.log,
+        version: init.version,
+        instanceId: init.instanceId,
         onCommand: (id, kind, value) => {
-          const device = o.devices.get(id);
+          const device = init.devices.get(id);
           if (!device) return 'unknown';
           if (kind === 'motion') return device.setMotion(value) ? 'done' : 'unsupported';
           if (!device.camera.doorbell) return 'unsupported';
@@ -49,7 +49,7 @@ export class PlatformHealth {
         },
       });
     } catch (error) {
-      o.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
+      init.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
     }
   }
@@ -57,9 +57,9 @@ export class PlatformHealth {
   observerFor(camera: CameraConfig): CameraObserver {
     const monitor = new HealthMonitor({
       url: camera.source,
-      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.o.config.probeIntervalSeconds },
-      log: this.o.logFor(camera),
-      feedIsLive: () => this.o.devices.get(camera.id)?.source.live ?? false,
+      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
+      log: this.init.logFor(camera),
+      feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
       onChange: (state) => this.mqtt?.publishHealth(camera.id, state),
     });
     this.monitors.set(camera.id, monitor);
@@ -89,7 +89,6 @@ export class PlatformHealth {
       },
       viewers: (count) => monitor.feed({ type: 'viewers', count }),
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
-      progress: () => undefined,
       streamInfo: () => {
         const video = monitor.video;
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
@@ -102,10 +101,10 @@ export class PlatformHealth {
     try {
       this.mqtt?.start();
     } catch (error) {
-      this.o.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
+      this.init.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
       const broken = this.mqtt;
       this.mqtt = undefined;
-      fireAndForget(this.o.log, 'closing the disabled MQTT client', async () => { await broken?.close(); });
+      fireAndForget(this.init.log, 'closing the disabled MQTT client', async () => { await broken?.close(); });
     }
     for (const monitor of this.monitors.values()) monitor.start();
   }
