@@ -141,11 +141,10 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
       ['back-yard', 'Back Yard', 'rtsp://192.0.2.10:554/stream1'],
     ]);
     assert.equal(cameras[2]?.password, 'Yard-pw-5');
-    // What the form saved loads cleanly. MQTT is left out here: the form writes the MQTT defaults
-    // without a broker URL, which the config on this branch still reports (mqtt.enabled fixes it).
+    // What the form saved loads cleanly, the MQTT defaults it writes without a broker included.
     const block = (JSON.parse(readFileSync(join(hb.storageDir, 'config.json'), 'utf8')) as { platforms: { platform: string }[] }).platforms.find((p) => p.platform === 'CCTV');
     const { config, issues } = resolveConfig(block);
-    assert.deepEqual(issues.filter((i) => i.scope !== 'mqtt'), []);
+    assert.deepEqual(issues, []);
     assert.equal(config.cameras[2]?.source, 'rtsp://yard:Yard-pw-5@192.0.2.10:554/stream1');
   });
 });
