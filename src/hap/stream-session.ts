@@ -39,7 +39,7 @@ export interface SessionDeps {
   redact: (text: string) => string;
   encoder: string;
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
-  mode: () => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
+  mode: (video: VideoRequest) => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
   /** Audio to send, or why not (logged once per session). */
   audio: (request: AudioRequest | undefined) => AudioRequest | { skip: string } | undefined;
@@ -52,6 +52,9 @@ export interface SessionDeps {
   onSelfEnded: (reason: string) => void;
   onEnded: () => void;
 }
+
+/** Bound on waiting for slice headers after the keyframe (4 pictures at 5 fps, with margin). */
+const STREAM_INFO_WAIT_MS = 1000;
 
 export class StreamSession {
   readonly ssrcVideo = randomSsrc();
@@ -149,7 +152,10 @@ export class StreamSession {
     try {
       await this.deps.source.waitForGop(this.deps.startTimeoutMs, this.controller.signal);
       if (!this.active) return;
-      const decision = this.deps.mode();
+      // The feed's SPS is in front of the keyframe just awaited; B-frame evidence may take a few pictures.
+      await this.deps.source.waitForStreamInfo(STREAM_INFO_WAIT_MS, this.controller.signal);
+      if (!this.active) return;
+      const decision = this.deps.mode(video);
       this.mode = decision.mode;
       const audioChoice = this.deps.audio(this.audio);
       let audio: AudioOutput | undefined;

@@ -117,7 +117,13 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       log: this.d.log,
       redact: this.d.redact,
       encoder: this.d.camera.video.encoder,
-      mode: () => ({ ...chooseVideoMode(this.d.camera.video.mode, this.d.streamInfo(), this.copyFailed), auto: this.d.camera.video.mode === 'auto' }),
+      mode: (video) => ({
+        ...chooseVideoMode({
+          configured: this.d.camera.video.mode, feed: this.d.source.streamInfo, probe: this.d.streamInfo(), copyFailedBefore: this.copyFailed,
+          request: { width: video.width, height: video.height, profile: video.profile, level: video.level },
+        }),
+        auto: this.d.camera.video.mode === 'auto',
+      }),
       onCopyFailed: () => { this.copyFailed = true; },
       audio: (requested) => {
         const choice = chooseAudio(this.d.camera.audio, requested, this.d.encoders, this.d.source.hasAudio);

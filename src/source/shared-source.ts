@@ -11,6 +11,7 @@ import { classifyFailure, type FailureReason } from '../ffmpeg/failure-reason.js
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { FeedConsumer } from './feed-consumer.js';
+import { streamInfoSettled, type FeedStreamInfo } from './feed-stream-info.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -145,6 +146,23 @@ export class SharedSource {
   /** Whether the feed carries an audio track (known once its PMT has been seen). */
   get hasAudio(): boolean {
     return this.indexer.audioPid !== undefined;
+  }
+
+  /** What the running feed has shown about its streams (PMT, SPS, slice types); reset on every start. */
+  get streamInfo(): FeedStreamInfo {
+    return this.indexer.info;
+  }
+
+  /**
+   * Resolves once the feed has shown enough to decide copy vs transcode (for H.264 whose SPS leaves
+   * reordering open: a few pictures' slice headers), or after `maxWaitMs`; never rejects.
+   */
+  async waitForStreamInfo(maxWaitMs: number, signal?: AbortSignal): Promise<FeedStreamInfo> {
+    const until = this.now() + maxWaitMs;
+    while (!streamInfoSettled(this.indexer.info) && this.now() < until && !signal?.aborted && this.upstream) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    return this.indexer.info;
   }
 
   /** The newest GOP, waiting for the first keyframe when the source is cold. The caller holds the source. */
