@@ -6,6 +6,8 @@ import type { API, CameraController, PlatformAccessory, Service } from 'homebrid
 import type { CameraConfig } from '../config/config-types.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { probeRtsp } from '../health/rtsp-probe.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
 import type { CameraStreamInfo } from '../hap/video-mode.js';
@@ -44,6 +46,7 @@ export class CameraDevice {
   private motionService: Service | undefined;
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
+  private readonly closing = new AbortController();
 
   constructor(private readonly o: CameraDeviceOptions) {
     const { api, accessory, camera, log } = o;
@@ -106,7 +109,22 @@ export class CameraDevice {
     } else if (existingMotion) {
       accessory.removeService(existingMotion);
     }
+    if (camera.audio.enabled) this.learnAudioCodec();
     if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  /**
+   * One DESCRIBE at start-up tells the feed whether the camera's audio is AAC (copied into the feed)
+   * or something MPEG-TS cannot carry (G.711: re-encoded to AAC there). Without an answer the feed
+   * re-encodes, which always works.
+   */
+  private learnAudioCodec(): void {
+    fireAndForget(this.o.log, 'audio codec probe', async () => {
+      const result = await probeRtsp(this.o.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
+      if (!result.ok) return;
+      this.source.audioCodecHint = result.audio?.codec ?? 'none';
+      this.o.log.debug(`camera audio: ${result.audio ? `${result.audio.codec} ${result.audio.sampleRate} Hz` : 'none'}`);
+    });
   }
 
   get camera(): CameraConfig {
@@ -137,6 +155,7 @@ export class CameraDevice {
   /** Ends every stream, snapshot and the camera feed; resolves when all FFmpeg children are gone. */
   async close(): Promise<void> {
     clearTimeout(this.motionTimer);
+    this.closing.abort();
     this.prebufferLease?.release();
     this.snapshots.close();
     await this.delegate.close();

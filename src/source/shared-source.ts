@@ -79,6 +79,11 @@ export class SharedSource {
   private windowBytes = 0;
   private windowStart = 0;
   private totalFrames = 0;
+  /**
+   * The camera's audio codec as its SDP names it (e.g. `aac`, `pcm_alaw`), once known: AAC is then
+   * copied into the feed instead of re-encoded. Read at every start.
+   */
+  audioCodecHint: string | undefined;
   /** How many upstream sessions this source opened: the camera's view of us. */
   sessionsOpened = 0;
 
@@ -215,7 +220,7 @@ export class SharedSource {
     this.emit({ type: 'starting', generation });
     const proc = new FfmpegProcess({
       path: this.o.ffmpegPath,
-      args: sourceArgs(this.o.args),
+      args: sourceArgs({ ...this.o.args, sourceAudioCodec: this.o.args.sourceAudioCodec ?? this.audioCodecHint }),
       onStderrLine: (line) => this.o.log.debug(`camera feed: ${this.o.redact(line)}`),
     });
     this.upstream = proc;
