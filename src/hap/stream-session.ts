@@ -7,6 +7,7 @@ import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
+import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
@@ -38,6 +39,8 @@ export interface SessionDeps {
   log: Log;
   redact: (text: string) => string;
   encoder: string;
+  /** Version-dependent options (capabilities.ts); default: a current FFmpeg. */
+  ffmpegFeatures?: Pick<FfmpegFeatures, 'statsPeriod' | 'scaleDivisibleBy'>;
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
   mode: (video: VideoRequest) => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
@@ -185,8 +188,9 @@ export class StreamSession {
         target: { address: this.target.address, port: this.target.videoPort, keyAndSalt: this.target.videoKeyAndSalt, mtu: video.mtu, localAddress: this.target.localAddress },
         // Transcoding starts at the live edge: decode the cached GOP but send only its newest frame on.
         skipFrames: decision.mode === 'transcode' && gop ? gop.frames - 1 : 0,
+        legacyScale: this.deps.ffmpegFeatures?.scaleDivisibleBy === false,
       };
-      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: out, audio }), decision);
+      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: out, audio, statsPeriod: this.deps.ffmpegFeatures?.statsPeriod }), decision);
       const what = decision.mode === 'copy' ? 'copy' : `transcode ${this.deps.encoder} ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`;
       this.deps.log.info(`${this.deps.id}: stream started (${what}; ${decision.why}; ${audioNote})`);
     } finally {

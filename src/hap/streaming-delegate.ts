@@ -8,6 +8,7 @@ import type {
   SnapshotRequestCallback, StreamingRequest, StreamRequestCallback,
 } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
+import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import type { SnapshotService } from '../snapshot/snapshot-service.js';
@@ -36,6 +37,7 @@ export interface DelegateDeps {
   camera: CameraConfig;
   ffmpegPath: string;
   encoders: ReadonlySet<string>;
+  ffmpegFeatures?: FfmpegFeatures;
   source: SharedSource;
   snapshots: SnapshotService;
   log: Log;
@@ -117,6 +119,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       log: this.d.log,
       redact: this.d.redact,
       encoder: this.d.camera.video.encoder,
+      ffmpegFeatures: this.d.ffmpegFeatures,
       mode: (video) => ({
         ...chooseVideoMode({
           configured: this.d.camera.video.mode, feed: this.d.source.streamInfo, probe: this.d.streamInfo(), copyFailedBefore: this.copyFailed,

@@ -4,6 +4,7 @@
  */
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
+import { MODERN_FEATURES, type FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -31,6 +32,8 @@ export interface CameraDeviceOptions {
   camera: CameraConfig;
   ffmpegPath: string;
   encoders: ReadonlySet<string>;
+  /** Version-dependent FFmpeg options (capabilities.ts); default: a current FFmpeg. */
+  ffmpegFeatures?: FfmpegFeatures;
   lingerMs: number;
   log: Log;
   redact: (text: string) => string;
@@ -50,6 +53,7 @@ export class CameraDevice {
 
   constructor(private readonly o: CameraDeviceOptions) {
     const { api, accessory, camera, log } = o;
+    const features = o.ffmpegFeatures ?? MODERN_FEATURES;
     const hap = api.hap;
     accessory.getService(hap.Service.AccessoryInformation)
       ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
@@ -60,7 +64,7 @@ export class CameraDevice {
 
     this.source = new SharedSource({
       ffmpegPath: o.ffmpegPath,
-      args: { input: { url: camera.source, transport: camera.rtspTransport }, audio: camera.audio.enabled },
+      args: { input: { url: camera.source, transport: camera.rtspTransport, timeoutOption: features.rtspSocketTimeout }, audio: camera.audio.enabled },
       lingerMs: o.lingerMs,
       log,
       redact: o.redact,
@@ -72,6 +76,7 @@ export class CameraDevice {
       source: this.source,
       snapshotUrl: camera.snapshotSource,
       rtspTransport: camera.rtspTransport,
+      rtspTimeoutOption: features.rtspSocketTimeout,
       log,
       redact: o.redact,
       cameraDown: () => o.observer.cameraDown(),
@@ -83,6 +88,7 @@ export class CameraDevice {
       camera,
       ffmpegPath: o.ffmpegPath,
       encoders: o.encoders,
+      ffmpegFeatures: features,
       source: this.source,
       snapshots: this.snapshots,
       log,

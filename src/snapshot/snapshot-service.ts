@@ -18,6 +18,8 @@ export interface SnapshotServiceOptions {
   /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
   snapshotUrl?: string;
   rtspTransport: 'tcp' | 'udp';
+  /** `-stimeout` on FFmpeg 4.x (capabilities.ts). */
+  rtspTimeoutOption?: '-timeout' | '-stimeout';
   log: Log;
   redact: (text: string) => string;
   /** True while health says the camera is down: answer from cache instead of trying. */
@@ -88,7 +90,7 @@ export class SnapshotService {
   }
 
   private fromUrl(url: string, width: number, height: number): Promise<Buffer> {
-    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.o.rtspTransport, timeoutSeconds: 4 }) : urlInputArgs(url, 4);
+    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.o.rtspTransport, timeoutSeconds: 4, timeoutOption: this.o.rtspTimeoutOption }) : urlInputArgs(url, 4);
     return this.encode(input, width, height);
   }
 
