@@ -11,6 +11,7 @@ import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
 import type { SharedSource } from '../source/shared-source.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { placeholderArgs } from './placeholder-args.js';
+import { DEFAULT_DECODE_MS_PER_FRAME, learnDecodeCost, planSnapshot, SNAPSHOT_OVERHEAD_MS } from './snapshot-plan.js';
 
 export interface SnapshotServiceOptions {
   ffmpegPath: string;
@@ -42,6 +43,7 @@ export class SnapshotService {
   private readonly inflight = new Map<string, Promise<Snapshot>>();
   private readonly placeholders = new Map<string, Buffer>();
   private readonly controller = new AbortController();
+  private decodeMsPerFrame = DEFAULT_DECODE_MS_PER_FRAME;
 
   constructor(private readonly o: SnapshotServiceOptions) {}
 
@@ -78,12 +80,20 @@ export class SnapshotService {
     }
   }
 
+  /** One deadline for the whole chain: waiting for a keyframe and decoding share the budget. */
   private async fromFeed(width: number, height: number): Promise<Buffer> {
-    const budget = this.o.budgetMs ?? 5000;
+    const deadline = this.now() + (this.o.budgetMs ?? 5000);
     const lease = this.o.source.hold();
     try {
-      const gop = await this.o.source.waitForGop(budget - 1000, this.controller.signal);
-      return await this.encode([...sharedFeedInputArgs()], width, height, gop.data, gop.frames - 1);
+      // Leave the encode at least its fixed cost after a keyframe that arrives late.
+      const gop = await this.o.source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
+      const remaining = deadline - this.now();
+      const plan = planSnapshot(gop.frames, remaining, this.decodeMsPerFrame);
+      if (plan.why === 'keyframe only') this.o.log.debug(`snapshot from the keyframe only: ${gop.frames} frames would not decode in ${Math.round(remaining)} ms`);
+      const started = this.now();
+      const jpeg = await this.encode([...sharedFeedInputArgs()], width, height, gop.data, plan.skipFrames, Math.max(1, remaining));
+      this.decodeMsPerFrame = learnDecodeCost(this.decodeMsPerFrame, this.now() - started, plan.skipFrames + 1);
+      return jpeg;
     } finally {
       lease.release();
     }
@@ -94,12 +104,12 @@ export class SnapshotService {
     return this.encode(input, width, height);
   }
 
-  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number): Promise<Buffer> {
+  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number, timeoutMs = this.o.budgetMs ?? 5000): Promise<Buffer> {
     const { stdout, exit } = await runToBuffer({
       path: this.o.ffmpegPath,
       args: snapshotArgs({ input, width, height, skipFrames }),
       stdinData,
-      timeoutMs: this.o.budgetMs ?? 5000,
+      timeoutMs,
       signal: this.controller.signal,
     });
     if (exit.code === 0 && isJpeg(stdout)) return stdout;
