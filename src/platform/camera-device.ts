@@ -5,7 +5,6 @@
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
 import { MODERN_FEATURES, type FfmpegFeatures } from '../ffmpeg/capabilities.js';
-import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import { probeRtsp } from '../health/rtsp-probe.js';
@@ -16,17 +15,16 @@ import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
-/** What the camera reports to health monitoring; a no-op until MQTT is configured. */
+/** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
 export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
-  progress(progress: FfmpegProgress): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
 }
 
-export interface CameraDeviceOptions {
+export interface CameraDeviceInit {
   api: API;
   accessory: PlatformAccessory;
   camera: CameraConfig;
@@ -51,58 +49,57 @@ export class CameraDevice {
   private prebufferLease: { release(): void } | undefined;
   private readonly closing = new AbortController();
 
-  constructor(private readonly o: CameraDeviceOptions) {
-    const { api, accessory, camera, log } = o;
-    const features = o.ffmpegFeatures ?? MODERN_FEATURES;
+  constructor(private readonly init: CameraDeviceInit) {
+    const { api, accessory, camera, log } = init;
+    const features = init.ffmpegFeatures ?? MODERN_FEATURES;
     const hap = api.hap;
     accessory.getService(hap.Service.AccessoryInformation)
       ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
       .setCharacteristic(hap.Characteristic.Model, camera.model ?? 'RTSP camera')
       // HAP-NodeJS ignores serial numbers shorter than 2 characters.
       .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? (camera.id.length >= 2 ? camera.id : `cctv-${camera.id}`))
-      .setCharacteristic(hap.Characteristic.FirmwareRevision, o.version);
+      .setCharacteristic(hap.Characteristic.FirmwareRevision, init.version);
 
     this.source = new SharedSource({
-      ffmpegPath: o.ffmpegPath,
+      ffmpegPath: init.ffmpegPath,
       args: { input: { url: camera.source, transport: camera.rtspTransport, timeoutOption: features.rtspSocketTimeout }, audio: camera.audio.enabled },
-      lingerMs: o.lingerMs,
+      lingerMs: init.lingerMs,
       log,
-      redact: o.redact,
+      redact: init.redact,
       stallMs: TIMINGS.stallMs,
-      onEvent: (event) => o.observer.sourceEvent(event),
+      onEvent: (event) => init.observer.sourceEvent(event),
     });
     this.snapshots = new SnapshotService({
-      ffmpegPath: o.ffmpegPath,
+      ffmpegPath: init.ffmpegPath,
       source: this.source,
       snapshotUrl: camera.snapshotSource,
       rtspTransport: camera.rtspTransport,
       rtspTimeoutOption: features.rtspSocketTimeout,
       log,
-      redact: o.redact,
-      cameraDown: () => o.observer.cameraDown(),
+      redact: init.redact,
+      cameraDown: () => init.observer.cameraDown(),
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
     });
     this.delegate = new StreamingDelegate({
       api: hap,
       camera,
-      ffmpegPath: o.ffmpegPath,
-      encoders: o.encoders,
+      ffmpegPath: init.ffmpegPath,
+      encoders: init.encoders,
       ffmpegFeatures: features,
       source: this.source,
       snapshots: this.snapshots,
       log,
-      redact: o.redact,
+      redact: init.redact,
       timings: TIMINGS,
-      streamInfo: () => o.observer.streamInfo(),
-      onViewers: (n) => o.observer.viewers(n),
-      onFirstFrame: (ms) => o.observer.firstFrame(ms),
-      onProgress: (p) => o.observer.progress(p),
+      streamInfo: () => init.observer.streamInfo(),
+      onViewers: (n) => init.observer.viewers(n),
+      onFirstFrame: (ms) => init.observer.firstFrame(ms),
     });
     const options = {
       cameraStreamCount: camera.maxStreams,
       delegate: this.delegate,
-      streamingOptions: streamingOptions(hap, camera, o.encoders),
+      streamingOptions: streamingOptions(hap, camera, init.encoders),
     };
     this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
     this.delegate.controller = this.controller;
@@ -125,16 +122,16 @@ export class CameraDevice {
    * re-encodes, which always works.
    */
   private learnAudioCodec(): void {
-    fireAndForget(this.o.log, 'audio codec probe', async () => {
-      const result = await probeRtsp(this.o.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
+    fireAndForget(this.init.log, 'audio codec probe', async () => {
+      const result = await probeRtsp(this.init.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
       if (!result.ok) return;
       this.source.audioCodecHint = result.audio?.codec ?? 'none';
-      this.o.log.debug(`camera audio: ${result.audio ? `${result.audio.codec} ${result.audio.sampleRate} Hz` : 'none'}`);
+      this.init.log.debug(`camera audio: ${result.audio ? `${result.audio.codec} ${result.audio.sampleRate} Hz` : 'none'}`);
     });
   }
 
   get camera(): CameraConfig {
-    return this.o.camera;
+    return this.init.camera;
   }
 
   /** Motion from MQTT; resets itself after motionTimeoutSeconds. Returns false if not a motion camera. */
@@ -142,9 +139,9 @@ export class CameraDevice {
     const service = this.motionService;
     if (!service) return false;
     clearTimeout(this.motionTimer);
-    service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, detected);
+    service.updateCharacteristic(this.init.api.hap.Characteristic.MotionDetected, detected);
     if (detected) {
-      this.motionTimer = setTimeout(() => service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, false), this.o.camera.motionTimeoutSeconds * 1000);
+      this.motionTimer = setTimeout(() => service.updateCharacteristic(this.init.api.hap.Characteristic.MotionDetected, false), this.init.camera.motionTimeoutSeconds * 1000);
       this.motionTimer.unref();
     }
     return true;
@@ -153,7 +150,7 @@ export class CameraDevice {
   /** Rings a doorbell camera; returns false if the camera is not a doorbell. */
   ring(): boolean {
     const controller = this.controller as CameraController & { ringDoorbell?: () => void };
-    if (!this.o.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
+    if (!this.init.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
     controller.ringDoorbell();
     return true;
   }

@@ -13,7 +13,7 @@ import { SnapshotCache } from './snapshot-cache.js';
 import { placeholderArgs } from './placeholder-args.js';
 import { DEFAULT_DECODE_MS_PER_FRAME, learnDecodeCost, planSnapshot, SNAPSHOT_OVERHEAD_MS } from './snapshot-plan.js';
 
-export interface SnapshotServiceOptions {
+export interface SnapshotServiceInit {
   ffmpegPath: string;
   source: SharedSource;
   /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
@@ -45,14 +45,14 @@ export class SnapshotService {
   private readonly controller = new AbortController();
   private decodeMsPerFrame = DEFAULT_DECODE_MS_PER_FRAME;
 
-  constructor(private readonly o: SnapshotServiceOptions) {}
+  constructor(private readonly init: SnapshotServiceInit) {}
 
   private now(): number {
-    return this.o.now?.() ?? performance.now();
+    return this.init.now?.() ?? performance.now();
   }
 
   get(width: number, height: number): Promise<Snapshot> {
-    const fresh = this.cache.fresh(width, height, this.now(), this.o.freshMs ?? 1000);
+    const fresh = this.cache.fresh(width, height, this.now(), this.init.freshMs ?? 1000);
     if (fresh) return Promise.resolve({ jpeg: fresh.jpeg, origin: 'cached' });
     const key = `${width}x${height}`;
     const running = this.inflight.get(key);
@@ -68,12 +68,12 @@ export class SnapshotService {
   }
 
   private async take(width: number, height: number): Promise<Snapshot> {
-    if (this.o.cameraDown?.()) return this.fallback(width, height, 'the camera is offline');
+    if (this.init.cameraDown?.()) return this.fallback(width, height, 'the camera is offline');
     const started = this.now();
     try {
-      const jpeg = this.o.snapshotUrl ? await this.fromUrl(this.o.snapshotUrl, width, height) : await this.fromFeed(width, height);
+      const jpeg = this.init.snapshotUrl ? await this.fromUrl(this.init.snapshotUrl, width, height) : await this.fromFeed(width, height);
       this.cache.put({ jpeg, width, height, at: this.now() });
-      this.o.log.debug(`snapshot ${width}x${height} in ${Math.round(this.now() - started)} ms`);
+      this.init.log.debug(`snapshot ${width}x${height} in ${Math.round(this.now() - started)} ms`);
       return { jpeg, origin: 'live' };
     } catch (error) {
       return this.fallback(width, height, error instanceof Error ? error.message : String(error));
@@ -82,14 +82,14 @@ export class SnapshotService {
 
   /** One deadline for the whole chain: waiting for a keyframe and decoding share the budget. */
   private async fromFeed(width: number, height: number): Promise<Buffer> {
-    const deadline = this.now() + (this.o.budgetMs ?? 5000);
-    const lease = this.o.source.hold();
+    const deadline = this.now() + (this.init.budgetMs ?? 5000);
+    const lease = this.init.source.hold();
     try {
       // Leave the encode at least its fixed cost after a keyframe that arrives late.
-      const gop = await this.o.source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
+      const gop = await this.init.source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
       const remaining = deadline - this.now();
       const plan = planSnapshot(gop.frames, remaining, this.decodeMsPerFrame);
-      if (plan.why === 'keyframe only') this.o.log.debug(`snapshot from the keyframe only: ${gop.frames} frames would not decode in ${Math.round(remaining)} ms`);
+      if (plan.why === 'keyframe only') this.init.log.debug(`snapshot from the keyframe only: ${gop.frames} frames would not decode in ${Math.round(remaining)} ms`);
       const started = this.now();
       const jpeg = await this.encode([...sharedFeedInputArgs()], width, height, gop.data, plan.skipFrames, Math.max(1, remaining));
       this.decodeMsPerFrame = learnDecodeCost(this.decodeMsPerFrame, this.now() - started, plan.skipFrames + 1);
@@ -100,26 +100,26 @@ export class SnapshotService {
   }
 
   private fromUrl(url: string, width: number, height: number): Promise<Buffer> {
-    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.o.rtspTransport, timeoutSeconds: 4, timeoutOption: this.o.rtspTimeoutOption }) : urlInputArgs(url, 4);
+    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.init.rtspTransport, timeoutSeconds: 4, timeoutOption: this.init.rtspTimeoutOption }) : urlInputArgs(url, 4);
     return this.encode(input, width, height);
   }
 
-  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number, timeoutMs = this.o.budgetMs ?? 5000): Promise<Buffer> {
+  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number, timeoutMs = this.init.budgetMs ?? 5000): Promise<Buffer> {
     const { stdout, exit } = await runToBuffer({
-      path: this.o.ffmpegPath,
+      path: this.init.ffmpegPath,
       args: snapshotArgs({ input, width, height, skipFrames }),
       stdinData,
       timeoutMs,
       signal: this.controller.signal,
     });
     if (exit.code === 0 && isJpeg(stdout)) return stdout;
-    const detail = exit.stderr.slice(-2).map((l) => this.o.redact(l)).join(' | ');
+    const detail = exit.stderr.slice(-2).map((l) => this.init.redact(l)).join(' | ');
     throw new Error(`FFmpeg gave no picture (${exit.stopReason ?? `exit ${exit.code ?? exit.signal}`})${detail ? `: ${detail}` : ''}`);
   }
 
   private async fallback(width: number, height: number, why: string): Promise<Snapshot> {
     const last = this.cache.lastGood();
-    this.o.log.debug(`snapshot ${width}x${height} from ${last ? 'the last good picture' : 'a placeholder'}: ${why}`);
+    this.init.log.debug(`snapshot ${width}x${height} from ${last ? 'the last good picture' : 'a placeholder'}: ${why}`);
     if (last) return { jpeg: last.jpeg, origin: 'stale' };
     return { jpeg: await this.placeholder(width, height), origin: 'placeholder' };
   }
@@ -128,7 +128,7 @@ export class SnapshotService {
     const key = `${width}x${height}`;
     const cached = this.placeholders.get(key);
     if (cached) return cached;
-    const { stdout, exit } = await runToBuffer({ path: this.o.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
+    const { stdout, exit } = await runToBuffer({ path: this.init.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
     if (exit.code !== 0 || !isJpeg(stdout)) throw new Error('could not render the offline placeholder');
     if (this.placeholders.size < 8) this.placeholders.set(key, stdout);
     return stdout;

@@ -33,7 +33,7 @@ import { assertNoSecrets } from '../helpers/secrets.js';
 import { TcpListener, udpSocketCount } from '../helpers/tcp-listener.js';
 import { encodeTlv, f32, u16, u32, uuidToBytes, type TlvPair } from '../helpers/tlv8.js';
 import { delay, waitFor } from '../helpers/wait.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { fuzzSeed, seededRandom } from '../helpers/seeded-random.js';
 
 // ------------------------------------------------------------------------------------------------
 // Bad config, in process
@@ -371,8 +371,8 @@ function escapeRegExp(text: string): string {
 
 describe('fault: bad config through the real platform class', () => {
   it('>= 1000 generated invalid or odd configs: no exception, a clear error per bad camera, no secret, one line per log call', async () => {
-    const seed = Number(process.env.CCTV_FUZZ_SEED ?? randomBytes(4).readUInt32LE(0));
-    console.log(`config fuzz seed ${seed} (replay with CCTV_FUZZ_SEED=${seed})`);
+    const seed = fuzzSeed();
+    console.log(`config fuzz seed ${seed} (replay with CCTV_FUZZ_SEED=${seed}; CCTV_FUZZ_SEED=random explores)`);
     const r = prng(seed);
     const bad = badValues(r);
     const cases = fixedCases();
