@@ -11,6 +11,8 @@ export interface VideoConfig {
   maxFps: number;
   maxBitrate: number;
   encoder: string;
+  /** Copy mode's video sender: Node (src/rtp) or, as before, an FFmpeg per viewer. */
+  copySender: 'node' | 'ffmpeg';
 }
 
 export interface AudioConfig {

@@ -18,7 +18,7 @@ const CAMERA_DEFAULTS = {
   unbridge: true,
   maxStreams: 4,
   prebuffer: false,
-  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264' },
+  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' },
   audio: { enabled: false, codec: 'auto' },
   motion: false,
   motionTimeoutSeconds: 30,
@@ -110,7 +110,7 @@ describe('the spec example', () => {
     assert.ok(cam);
     assert.equal(cam.id, 'front-door');
     assert.equal(cam.snapshotSource, 'http://192.168.1.10/snap.jpg');
-    assert.deepEqual(cam.video, { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264' });
+    assert.deepEqual(cam.video, { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' });
     assert.equal(cam.motionTimeoutSeconds, 30);
     assert.deepEqual(config.mqtt, {
       url: 'mqtt://127.0.0.1:1883', username: '', password: '', topicPrefix: 'cctv', homeAssistant: true, discoveryPrefix: 'homeassistant',

@@ -18,7 +18,7 @@ const HAP = hapNodejs as unknown as API['hap'];
 const enums = hapEnums(HAP);
 
 const videoCaps = (overrides: Partial<VideoConfig> = {}): Pick<CameraConfig, 'video'> => ({
-  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', ...overrides },
+  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node', ...overrides },
 });
 
 const rawVideo = (overrides: Partial<RawVideoInfo> = {}): RawVideoInfo => ({
