@@ -37,6 +37,8 @@ export interface CameraConfig {
   motion: boolean;
   motionTimeoutSeconds: number;
   doorbell: boolean;
+  /** Rings closer together than this are dropped: a stuck publisher must not flood every phone. */
+  doorbellMinIntervalSeconds: number;
 }
 
 export interface MqttTlsConfig {
@@ -51,6 +53,8 @@ export interface MqttConfig {
   username?: string;
   password?: string;
   clientId?: string;
+  /** MQTT keepalive: how soon the broker notices a dead connection and publishes our last will. */
+  keepaliveSeconds?: number;
   topicPrefix: string;
   homeAssistant: boolean;
   discoveryPrefix: string;
