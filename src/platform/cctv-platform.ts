@@ -18,7 +18,8 @@ import { PlatformHealth } from './platform-health.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
-const VERSION = readVersion();
+const PACKAGE = readPackage();
+const VERSION = PACKAGE.version;
 
 export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
@@ -105,6 +106,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
+      ...(PACKAGE.homepage ? { homepage: PACKAGE.homepage } : {}),
       instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
     });
     this.health = health;
@@ -168,11 +170,13 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   }
 }
 
-function readVersion(): string {
+/** The plugin's version and (when package.json has one) its homepage, for MQTT discovery's `origin`. */
+function readPackage(): { version: string; homepage?: string } {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown; homepage?: unknown };
+    const version = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+    return typeof pkg.homepage === 'string' && /^https?:\/\//.test(pkg.homepage) ? { version, homepage: pkg.homepage } : { version };
   } catch {
-    return '0.0.0';
+    return { version: '0.0.0' };
   }
 }

@@ -18,6 +18,8 @@ export interface PlatformHealthInit {
   logFor: (camera: CameraConfig) => Log;
   devices: ReadonlyMap<string, CameraDevice>;
   version: string;
+  /** The plugin's homepage (package.json), Home Assistant's `origin.support_url`. */
+  homepage?: string;
   /** Stable per plugin instance: MQTT client id and Home Assistant node ids (see instance-id.ts). */
   instanceId: string;
 }
@@ -39,6 +41,7 @@ export class PlatformHealth {
         cameras: init.config.cameras,
         log: init.log,
         version: init.version,
+        ...(init.homepage ? { homepage: init.homepage } : {}),
         instanceId: init.instanceId,
         onCommand: (id, kind, value) => {
           const device = init.devices.get(id);
