@@ -26,6 +26,8 @@ export interface DiscoveryOptions {
   topics?: Topics;
   /** Plugin version, for `origin` (what published the config; not the camera's firmware). */
   swVersion?: string;
+  /** The plugin's homepage, for `origin.support_url`. */
+  supportUrl?: string;
 }
 
 export interface DiscoveryMessage {
@@ -71,8 +73,9 @@ export function parseObjectId(objectId: string): { cameraId: string; object: Cam
   return undefined;
 }
 
-function origin(swVersion: string | undefined): Record<string, unknown> {
-  return { name: PLUGIN, ...(swVersion ? { sw_version: swVersion } : {}) };
+/** What published the config (HA shows it in the entity's MQTT info): the plugin, never the camera. */
+function origin(options: DiscoveryOptions): Record<string, unknown> {
+  return { name: PLUGIN, ...(options.swVersion ? { sw_version: options.swVersion } : {}), ...(options.supportUrl ? { support_url: options.supportUrl } : {}) };
 }
 
 function availability(topics: Topics): Record<string, unknown>[] {
@@ -103,7 +106,7 @@ export function cameraDiscovery(camera: DiscoveryCamera, options: DiscoveryOptio
     // HA derives the entity id from the device and entity names.
     unique_id: `${deviceId}_${object}`,
     device,
-    origin: origin(options.swVersion),
+    origin: origin(options),
     availability: availability(topics),
   });
   const diagnostic = { entity_category: 'diagnostic' };
@@ -182,7 +185,7 @@ export function bridgeDiscovery(options: DiscoveryOptions): DiscoveryMessage {
       name: 'Plugin',
       unique_id: `${node}_connectivity`,
       device,
-      origin: origin(options.swVersion),
+      origin: origin(options),
       device_class: 'connectivity',
       entity_category: 'diagnostic',
       state_topic: topics.availability(),

@@ -23,6 +23,8 @@ export interface MqttServiceInit {
   cameras: readonly CameraConfig[];
   log: Log;
   version: string;
+  /** Plugin homepage, sent as `origin.support_url` in discovery. */
+  homepage?: string;
   /** Stable per plugin instance: the default client id and the Home Assistant node id. */
   instanceId: string;
   onCommand: (cameraId: string, kind: SetKind, value: boolean) => CommandResult;
@@ -86,7 +88,7 @@ export class MqttService {
   }
 
   private publishDiscovery(): void {
-    const options = { instanceId: this.init.instanceId, topics: this.topics, swVersion: this.init.version };
+    const options = { instanceId: this.init.instanceId, topics: this.topics, swVersion: this.init.version, ...(this.init.homepage ? { supportUrl: this.init.homepage } : {}) };
     const messages = [bridgeDiscovery(options), ...this.init.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
     this.published = new Set(messages.map((m) => m.topic));
     for (const message of messages) this.connection.publishRetained(message.topic, JSON.stringify(message.payload));

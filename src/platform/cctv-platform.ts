@@ -19,7 +19,8 @@ import { statusFilePath } from '../ui/status-file.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
-const VERSION = readVersion();
+const PACKAGE = readPackage();
+const VERSION = PACKAGE.version;
 
 export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
@@ -112,6 +113,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       devices: this.devices,
       version: VERSION,
       statusPath: statusFilePath(this.api.user.storagePath()),
+      ...(PACKAGE.homepage ? { homepage: PACKAGE.homepage } : {}),
       instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
     });
     this.health = health;
@@ -178,11 +180,13 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   }
 }
 
-function readVersion(): string {
+/** The plugin's version and (when package.json has one) its homepage, for MQTT discovery's `origin`. */
+function readPackage(): { version: string; homepage?: string } {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown; homepage?: unknown };
+    const version = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+    return typeof pkg.homepage === 'string' && /^https?:\/\//.test(pkg.homepage) ? { version, homepage: pkg.homepage } : { version };
   } catch {
-    return '0.0.0';
+    return { version: '0.0.0' };
   }
 }

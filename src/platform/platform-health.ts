@@ -22,6 +22,8 @@ export interface PlatformHealthInit {
   version: string;
   /** Where the settings page reads health from (under the Homebridge storage path); none: no file. */
   statusPath?: string;
+  /** The plugin's homepage (package.json), Home Assistant's `origin.support_url`. */
+  homepage?: string;
   /** Stable per plugin instance: MQTT client id and Home Assistant node ids (see instance-id.ts). */
   instanceId: string;
 }
@@ -47,6 +49,7 @@ export class PlatformHealth {
         cameras: init.config.cameras,
         log: init.log,
         version: init.version,
+        ...(init.homepage ? { homepage: init.homepage } : {}),
         instanceId: init.instanceId,
         onCommand: (id, kind, value) => {
           const device = init.devices.get(id);

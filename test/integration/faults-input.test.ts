@@ -346,6 +346,14 @@ function fixedCases(): Case[] {
     label: 'ffmpegPath of the wrong type falls back to the real FFmpeg', raw: { ffmpegPath: 42, cameras: [cam('fb1', { name: 'Tab\tand\u2028separator' }), cam('FB2')], mqtt: { url: 'mqtt://u:MqSecret5521@127.0.0.1:1', password: 'MqPass88231' } },
     cameras: [{ id: 'fb1' }, { bad: 'id' }], ...none, platform: ['ffmpegPath'], secrets: ['MqSecret5521', 'MqPass88231'], realFfmpeg: true,
   });
+  // Prefixes the topic builders reject (issue 10 item 1): MQTT is disabled, every camera still starts.
+  for (const [topicPrefix, discoveryPrefix] of [['cctv/', 'homeassistant/'], ['$SYS', 'a//b'], ['/cctv', '$share/x']]) {
+    cases.push({
+      label: `MQTT prefixes ${topicPrefix} / ${discoveryPrefix} with the real FFmpeg`,
+      raw: { ffmpegPath: REAL_FFMPEG, cameras: [cam('pfx-a'), cam('pfx-b', { doorbell: true })], mqtt: { url: 'mqtt://127.0.0.1:1', topicPrefix, discoveryPrefix } },
+      cameras: [{ id: 'pfx-a' }, { id: 'pfx-b' }], ...none, mqtt: ['mqtt.topicPrefix', 'mqtt.discoveryPrefix'], realFfmpeg: true,
+    });
+  }
   cases.push({
     label: 'odd names with the real FFmpeg', raw: { ffmpegPath: REAL_FFMPEG, cameras: ODD_VALID_NAMES.map((name, i) => cam(`odd-${i}`, { name, unbridge: i % 2 === 0, motion: i % 3 === 0, doorbell: i % 5 === 0 })) },
     cameras: ODD_VALID_NAMES.map((_, i) => ({ id: `odd-${i}` })), ...none, realFfmpeg: true,

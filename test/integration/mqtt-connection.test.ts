@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'mqtt';
@@ -9,11 +10,13 @@ import type { MqttConnectionOptions } from '../../src/mqtt/mqtt-connection.js';
 import { freePort } from '../helpers/free-port.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { killOnExit, terminate } from '../helpers/processes.js';
+import { TcpProxy } from '../helpers/tcp-listener.js';
 import { delay, waitFor, withTimeout } from '../helpers/wait.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD_ENV = 'CCTV_MQTT_CONNECTION_CHILD';
+const RELAY_ENV = 'CCTV_MQTT_CONNECTION_RELAY';
 const PASSWORD = 'br0ker-S3cret!';
 const AVAILABILITY = 'cctv/availability';
 
@@ -248,6 +251,71 @@ function registerTests(): void {
     });
   });
 
+  describe('MqttConnection after a power cut (old session hidden behind a frozen relay)', { timeout: 120_000 }, () => {
+    let broker: Mosquitto;
+    before(async () => {
+      broker = await Mosquitto.start();
+    });
+    after(async () => {
+      await broker?.stop();
+    });
+
+    /** Spawns this file in a child mode; resolves once its stdout matches `ready`. */
+    async function spawnMode(env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+      const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      killOnExit(child);
+      let output = '';
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      const match = await waitFor(() => ready.exec(output) ?? undefined, { timeoutMs: 15_000, what: `child ${ready.source} (output: ${output})` });
+      return { child, match };
+    }
+
+    // The old process dies with its socket to the relay; the frozen relay keeps the broker's side
+    // open, so the broker sees the old session alive until its keepalive (2 s × 1.5) expires, then
+    // publishes its retained `offline` will, after the new process said `online`.
+    for (const sameId of [true, false]) {
+      it(`restart at once ${sameId ? 'with the same (stable) client id: takes over the old session' : 'with another client id: outlives the old keepalive'}; availability ends online`, async () => {
+        const clientId = `homebridge-cctv_powercut${sameId ? 'a' : 'b'}`;
+        const { child: relay, match } = await spawnMode({ [RELAY_ENV]: String(broker.port) }, /relay (\d+)/);
+        let old: ChildProcess | undefined;
+        let conn: MqttConnection | undefined;
+        const observer = await Observer.start(broker.url, [AVAILABILITY]);
+        try {
+          old = (await spawnMode({ [CHILD_ENV]: JSON.stringify({ url: `mqtt://127.0.0.1:${match[1]}`, topic: AVAILABILITY, clientId, keepaliveSeconds: 2 } satisfies ChildSpec) }, /connected/)).child;
+          await observer.waitFor(AVAILABILITY, 'online');
+          relay.kill('SIGSTOP');
+          await terminate(old, 'SIGKILL', 5000);
+          const mark = observer.mark();
+          const started = connection(broker.url, { clientId: sameId ? clientId : `${clientId}-new`, keepaliveSeconds: 2 });
+          conn = started.conn;
+          const connected = nextEvent(conn, 'connect', 10_000);
+          conn.start();
+          const t0 = await connected;
+          // The old session's will has fired (at the takeover, or once its keepalive expired) …
+          const { at } = await observer.waitFor(AVAILABILITY, 'offline', mark, 10_000);
+          figures.push(`power cut, ${sameId ? 'same' : 'new'} client id: old will ${Math.round(at - t0)} ms after the new connect`);
+          // … and was answered: what a freshly connecting Home Assistant reads is `online`.
+          await observer.waitFor(AVAILABILITY, 'online', observer.messages.findIndex((m, i) => i >= mark && m.payload === 'offline'), 5000);
+          await delay(500);
+          assert.equal(await retainedValue(broker.url, AVAILABILITY), 'online');
+          // 0 when the broker sent the old will before our own `online` (a takeover may), else 1.
+          assert.ok(conn.reassertions <= 1, String(conn.reassertions));
+          if (!sameId) assert.equal(conn.reassertions, 1, 'the late will was answered');
+          figures.push(`reassertions ${conn.reassertions}`);
+          if (sameId) assert.ok(at - t0 < 2000, 'the broker ended the old session at once, not after its keepalive');
+          allLogLines.push(...started.lines);
+        } finally {
+          await conn?.close();
+          await observer.stop();
+          if (old) await terminate(old, 'SIGKILL', 5000).catch(() => undefined);
+          relay.kill('SIGCONT');
+          await terminate(relay, 'SIGKILL', 5000).catch(() => undefined);
+        }
+      });
+    }
+  });
+
   describe('MqttConnection when the broker refuses or is absent', { timeout: 60_000 }, () => {
     it('wrong password: logged clearly once, password never logged, retried at the capped backoff', async () => {
       const broker = await Mosquitto.start({ users: { homebridge: PASSWORD } });
@@ -356,17 +424,36 @@ function registerTests(): void {
   });
 }
 
-/** Child mode: connect, say so, then wait to be SIGKILLed (the LWT test). */
+interface ChildSpec {
+  url: string;
+  topic: string;
+  clientId?: string;
+  keepaliveSeconds?: number;
+}
+
+/** Child mode: connect, say so, then wait to be SIGKILLed (the LWT and power-cut tests). */
 function runChild(spec: string): void {
-  const { url, topic } = JSON.parse(spec) as { url: string; topic: string };
+  const { url, topic, clientId, keepaliveSeconds } = JSON.parse(spec) as ChildSpec;
   const quiet = (): void => undefined;
-  const conn = new MqttConnection({ url, availabilityTopic: topic, log: { info: quiet, warn: quiet, error: quiet, debug: quiet } });
+  const conn = new MqttConnection({
+    url, availabilityTopic: topic, log: { info: quiet, warn: quiet, error: quiet, debug: quiet },
+    ...(clientId ? { clientId } : {}), ...(keepaliveSeconds ? { keepaliveSeconds } : {}),
+  });
   conn.on('connect', () => process.stdout.write('connected\n'));
   conn.start();
   setInterval(quiet, 1000); // stay alive until killed
   setTimeout(() => process.exit(1), 60_000).unref(); // bounded even if nobody kills us
 }
 
+/** Relay mode: a TCP relay to the broker in its own process, so the test can freeze it (SIGSTOP). */
+async function runRelay(brokerPort: string): Promise<void> {
+  const proxy = await TcpProxy.start(Number(brokerPort));
+  process.stdout.write(`relay ${proxy.port}\n`);
+  setTimeout(() => process.exit(1), 60_000).unref(); // bounded even if nobody kills us
+}
+
 const childSpec = process.env[CHILD_ENV];
+const relayTarget = process.env[RELAY_ENV];
 if (childSpec) runChild(childSpec);
+else if (relayTarget) await runRelay(relayTarget);
 else registerTests();

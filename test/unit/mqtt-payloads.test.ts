@@ -274,6 +274,14 @@ describe('Home Assistant discovery', () => {
     assert.equal(ids.size, messages.length);
   });
 
+  it('origin carries the plugin\'s homepage as support_url when package.json has one, nothing invented otherwise', () => {
+    const withUrl = cameraDiscovery({ id: 'front', name: 'F' }, { instanceId: INST, topics, swVersion: '0.1.0', supportUrl: 'https://example.org/cctv' });
+    for (const { payload } of [...withUrl, bridgeDiscovery({ instanceId: INST, topics, swVersion: '0.1.0', supportUrl: 'https://example.org/cctv' })]) {
+      assert.deepEqual(payload['origin'], { name: 'homebridge-cctv', sw_version: '0.1.0', support_url: 'https://example.org/cctv' });
+    }
+    assert.deepEqual(cameraDiscovery({ id: 'front', name: 'F' }, { instanceId: INST })[0]?.payload['origin'], { name: 'homebridge-cctv' });
+  });
+
   it('defaults: manufacturer/model, default prefixes', () => {
     const [first] = cameraDiscovery({ id: 'garage', name: 'Garage' }, { instanceId: INST });
     assert.equal(first?.topic, 'homeassistant/binary_sensor/cctv_a1b2c3d4/garage_connectivity/config');
