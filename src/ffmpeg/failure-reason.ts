@@ -1,8 +1,10 @@
 /** Turns FFmpeg's last stderr lines into the health reason a person can act on. */
 
-export type FailureReason = 'unauthorized' | 'forbidden' | 'not_found' | 'unreachable' | 'no_video' | 'stalled' | 'ffmpeg_failed';
+export type FailureReason = 'unauthorized' | 'forbidden' | 'not_found' | 'unreachable' | 'no_video' | 'stalled' | 'unsupported_transport' | 'ffmpeg_failed';
 
 const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
+  // Some cameras (and NVR channels) serve RTP only over UDP and answer a SETUP asking for TCP interleaving with 461.
+  [/461 Unsupported Transport/i, 'unsupported_transport'],
   [/401 Unauthorized|\b401\b.*auth/i, 'unauthorized'],
   [/403 Forbidden/i, 'forbidden'],
   [/404 Not Found|Stream not found|No such file or directory/i, 'not_found'],
@@ -16,4 +18,9 @@ export function classifyFailure(stderr: readonly string[]): FailureReason {
     for (const [pattern, reason] of RULES) if (pattern.test(line)) return reason;
   }
   return 'ffmpeg_failed';
+}
+
+/** What a person should change, for reasons their configuration can fix. */
+export function failureHint(reason: FailureReason): string | undefined {
+  return reason === 'unsupported_transport' ? 'the camera refuses RTSP over TCP (461 Unsupported Transport): set "rtspTransport": "udp" for this camera' : undefined;
 }

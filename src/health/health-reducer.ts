@@ -33,7 +33,7 @@ export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze({
 
 /** The camera refuses us for a reason retries will not fix (password, path): no hysteresis. */
 export function isHardFailure(reason: HealthReason | null): boolean {
-  return reason === 'unauthorized' || reason === 'forbidden' || reason === 'not_found';
+  return reason === 'unauthorized' || reason === 'forbidden' || reason === 'not_found' || reason === 'unsupported_transport';
 }
 
 /** Reasons only a running stream can judge (and only a running stream can clear). */

@@ -13,6 +13,7 @@ export type HealthReason =
   | 'not_found' // RTSP 404
   | 'no_video' // SDP without a video track
   | 'stalled' // live stream stopped delivering frames
+  | 'unsupported_transport' // RTSP 461: the camera refuses TCP; rtspTransport udp fixes it
   | 'low_fps'
   | 'decode_errors'
   | 'ffmpeg_failed'

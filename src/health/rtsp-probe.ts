@@ -4,9 +4,10 @@
  * streams. Far cheaper than starting FFmpeg, and it says *why* a camera fails (refused, 401, 404,
  * no video). Never throws for network problems and never puts the password in a message.
  */
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { redactSecrets, redactUrl } from '../config/redact.js';
+import { connect as connectTls } from 'node:tls';
+import { redactSecrets, redactUrl, secretsInUrl } from '../config/redact.js';
 import type { ProbeFailureReason } from './health-types.js';
 import { basicAuthorization, digestAuthorization, parseChallenges, pickChallenge } from './rtsp-auth.js';
 import type { AuthChallenge, Credentials } from './rtsp-auth.js';
@@ -97,6 +98,8 @@ function printable(text: string): string {
 interface Target {
   host: string;
   port: number;
+  /** rtsps://: RTSP over TLS (UniFi Protect on 7441). */
+  tls: boolean;
   /** Request-URI: the camera URL without userinfo. */
   uri: string;
   credentials?: Credentials;
@@ -111,9 +114,13 @@ function parseTarget(url: string): Target {
   } catch {
     throw new ProbeFailure('bad_response', 'camera URL is not a valid URL');
   }
-  if (parsed.protocol !== 'rtsp:') throw new ProbeFailure('bad_response', `unsupported scheme "${printable(parsed.protocol)}" (only rtsp:// can be probed)`);
+  if (parsed.protocol !== 'rtsp:' && parsed.protocol !== 'rtsps:') {
+    throw new ProbeFailure('bad_response', `unsupported scheme "${printable(parsed.protocol)}" (only rtsp:// and rtsps:// can be probed)`);
+  }
+  const tls = parsed.protocol === 'rtsps:';
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = parsed.port ? Number.parseInt(parsed.port, 10) : 554;
+  // 322 is RTSPS's registered port; UniFi Protect names 7441 explicitly.
+  const port = parsed.port ? Number.parseInt(parsed.port, 10) : tls ? 322 : 554;
   const decode = (s: string): string => {
     try {
       return decodeURIComponent(s);
@@ -124,7 +131,8 @@ function parseTarget(url: string): Target {
   const target: Target = {
     host,
     port,
-    uri: `rtsp://${parsed.host}${parsed.pathname}${parsed.search}`,
+    tls,
+    uri: `${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search}`,
     display: redactUrl(url),
   };
   if (parsed.username || parsed.password) target.credentials = { username: decode(parsed.username), password: decode(parsed.password) };
@@ -161,12 +169,16 @@ class RtspConversation {
   /** Connects; rejects with a ProbeFailure. `stopped` rejects when the deadline/abort fires. */
   static open(target: Target, userAgent: string, stopped: Promise<never>): Promise<RtspConversation> {
     return new Promise<RtspConversation>((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port });
+      // Cameras serve RTSPS with self-signed certificates; like FFmpeg, accept them: the probe only
+      // reads the SDP, and the credentials then go over TLS rather than in clear.
+      const socket = target.tls
+        ? connectTls({ host: target.host, port: target.port, rejectUnauthorized: false, ...(isIP(target.host) ? {} : { servername: target.host }) })
+        : connect({ host: target.host, port: target.port });
       socket.setNoDelay(true);
       const conversation = new RtspConversation(socket, target, userAgent);
       conversation.fail = reject;
       let connected = false;
-      socket.once('connect', () => {
+      socket.once(target.tls ? 'secureConnect' : 'connect', () => {
         connected = true;
         resolve(conversation);
       });
@@ -326,6 +338,8 @@ export async function probeRtsp(url: string, options: RtspProbeOptions = {}): Pr
     return result(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', 'invalid camera URL'));
   }
   if (target.credentials?.password) secrets.push(target.credentials.password);
+  // A path token (UniFi Protect) is as secret as a password: a server echoing it must not leak it.
+  secrets.push(...secretsInUrl(url));
   if (options.signal?.aborted) return result(new ProbeFailure('timeout', `probe of ${target.display} aborted`));
 
   let timer: NodeJS.Timeout | undefined;

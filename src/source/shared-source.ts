@@ -7,7 +7,7 @@
 import type { Writable } from 'node:stream';
 import type { Log } from '../logging.js';
 import { sourceArgs, type SourceArgsOptions } from '../ffmpeg/args/source-args.js';
-import { classifyFailure, type FailureReason } from '../ffmpeg/failure-reason.js';
+import { classifyFailure, failureHint, type FailureReason } from '../ffmpeg/failure-reason.js';
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { FeedConsumer } from './feed-consumer.js';
@@ -240,7 +240,8 @@ export class SharedSource {
       const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
       const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
       const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
-      const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${detail ? `: ${detail}` : ''}`;
+      const hint = expected ? undefined : failureHint(reason as FailureReason);
+      const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${hint ? `; ${hint}` : ''}${detail ? `: ${detail}` : ''}`;
       this.emit({ type: 'ended', failed: !expected, reason, message });
       this.cache.clear();
       for (const waiter of [...this.waiters]) waiter.reject(new SourceError(expected ? 'closed' : reason as FailureReason, message));

@@ -37,6 +37,8 @@ export interface RtspCameraOptions {
    * a band of 32 black/white cells over the top tenth of the picture (see the fixture's doc).
    */
   stamp?: boolean;
+  /** PEM file (certificate + key): serve RTSP over TLS, URLs become rtsps:// (see tls-cert.ts). */
+  tlsCert?: string;
   /** Bound on reaching "ready" (default 15 s). */
   startTimeoutMs?: number;
   // ---- codec variants (feed helper): what real cameras send ----
@@ -116,11 +118,15 @@ export class RtspCamera {
   }
 
   get urlWithoutCredentials(): string {
-    return `rtsp://127.0.0.1:${this.port}${this.path}`;
+    return `${this.scheme}://127.0.0.1:${this.port}${this.path}`;
+  }
+
+  get scheme(): 'rtsp' | 'rtsps' {
+    return this.options.tlsCert === undefined ? 'rtsp' : 'rtsps';
   }
 
   urlWithCredentials(user: string, password: string): string {
-    return `rtsp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}${this.path}`;
+    return `${this.scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}${this.path}`;
   }
 
   /** Current length of `events`; pass to the counters to look only at later events. */
@@ -251,6 +257,7 @@ export class RtspCamera {
     if (o.profile !== undefined) args.push('--profile', o.profile);
     if (o.bframes !== undefined) args.push('--bframes', String(o.bframes));
     if (o.audioCodec !== undefined) args.push('--audio-codec', o.audioCodec);
+    if (o.tlsCert !== undefined) args.push('--tls-cert', o.tlsCert);
     return args;
   }
 

@@ -93,6 +93,7 @@ describe('input args', () => {
       const args = rtspInputArgs({ url: 'rtsp://h/x', transport });
       assert.equal(after(args, '-rtsp_transport'), transport);
       assert.equal(after(args, '-timeout'), '10000000');
+      assert.equal(after(args, '-buffer_size'), transport === 'udp' ? String(4 * 1024 * 1024) : undefined);
       assert.equal(args.at(-2), '-i');
       assert.equal(args.at(-1), 'rtsp://h/x');
     });
