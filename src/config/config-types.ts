@@ -35,6 +35,8 @@ export interface CameraConfig {
   motion: boolean;
   motionTimeoutSeconds: number;
   doorbell: boolean;
+  /** HomeKit Secure Video: recording services, prebuffer and fMP4 clips (implies a motion sensor). */
+  recording: boolean;
 }
 
 export interface MqttTlsConfig {

@@ -9,6 +9,9 @@ import type { Log } from '../logging.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
 import type { CameraStreamInfo } from '../hap/video-mode.js';
+import { RecordingDelegate } from '../recording/recording-delegate.js';
+import { recordingOptions } from '../recording/recording-options.js';
+import type { RecordingState } from '../recording/recording-state.js';
 import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
@@ -21,6 +24,8 @@ export interface CameraObserver {
   progress(progress: FfmpegProgress): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
+  /** HomeKit Secure Video state changes (recording cameras only). */
+  recording?(state: RecordingState): void;
 }
 
 export interface CameraDeviceOptions {
@@ -41,6 +46,8 @@ export class CameraDevice {
   readonly snapshots: SnapshotService;
   readonly delegate: StreamingDelegate;
   readonly controller: CameraController;
+  /** HomeKit Secure Video, when the camera has `recording: true`. */
+  readonly recording: RecordingDelegate | undefined;
   private motionService: Service | undefined;
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
@@ -90,23 +97,49 @@ export class CameraDevice {
       onFirstFrame: (ms) => o.observer.firstFrame(ms),
       onProgress: (p) => o.observer.progress(p),
     });
-    const options = {
-      cameraStreamCount: camera.maxStreams,
-      delegate: this.delegate,
-      streamingOptions: streamingOptions(hap, camera, o.encoders),
-    };
-    this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
-    this.delegate.controller = this.controller;
-    accessory.configureController(this.controller);
-
+    // The motion sensor exists before the controller, so HAP-NodeJS links it to recording management.
     const existingMotion = accessory.getService(hap.Service.MotionSensor);
-    if (camera.motion) {
+    if (camera.motion || camera.recording) {
       this.motionService = existingMotion ?? accessory.addService(hap.Service.MotionSensor, camera.name);
       this.motionService.updateCharacteristic(hap.Characteristic.MotionDetected, false);
     } else if (existingMotion) {
       accessory.removeService(existingMotion);
     }
+    this.recording = camera.recording
+      ? new RecordingDelegate({
+        hap,
+        camera,
+        ffmpegPath: o.ffmpegPath,
+        source: this.source,
+        log,
+        redact: o.redact,
+        streamInfo: () => o.observer.streamInfo(),
+        audioActive: () => this.recordingAudioActive(),
+        onState: (state) => o.observer.recording?.(state),
+        maxMs: TIMINGS.recordingMaxMs,
+        fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
+      })
+      : undefined;
+    const options = {
+      cameraStreamCount: camera.maxStreams,
+      delegate: this.delegate,
+      streamingOptions: streamingOptions(hap, camera, o.encoders),
+      ...(this.recording && this.motionService
+        ? { recording: { options: recordingOptions(hap, camera), delegate: this.recording }, sensors: { motion: this.motionService } }
+        : {}),
+    };
+    this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
+    this.delegate.controller = this.controller;
+    // Restores cached recording services (and HAP-NodeJS replays the saved selection and Active).
+    accessory.configureController(this.controller);
+
     if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  private recordingAudioActive(): boolean {
+    const service = this.controller.recordingManagement?.recordingManagementService;
+    const value = service?.getCharacteristic(this.o.api.hap.Characteristic.RecordingAudioActive).value;
+    return value === 1 || value === true;
   }
 
   get camera(): CameraConfig {
@@ -139,6 +172,7 @@ export class CameraDevice {
     clearTimeout(this.motionTimer);
     this.prebufferLease?.release();
     this.snapshots.close();
+    await this.recording?.close();
     await this.delegate.close();
     await this.source.close();
   }

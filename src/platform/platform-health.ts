@@ -79,7 +79,7 @@ export class PlatformHealth {
       progress: () => undefined,
       streamInfo: () => {
         const video = monitor.video;
-        return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
+        return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc, levelIdc: video.sps?.levelIdc, width: video.sps?.width ?? video.width, height: video.sps?.height ?? video.height } : undefined;
       },
       cameraDown: () => monitor.state.state === 'offline',
     };

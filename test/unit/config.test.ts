@@ -23,6 +23,7 @@ const CAMERA_DEFAULTS = {
   motion: false,
   motionTimeoutSeconds: 30,
   doorbell: false,
+  recording: false,
 };
 
 const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 10, cameras: [] };
