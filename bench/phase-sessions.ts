@@ -37,7 +37,7 @@ async function counted(camera: RtspCamera, rig: Rig, viewers: number, snapshots:
   const [streams, shots] = [await pendingStreams, await pendingShots];
   rig.lastSnapshotAt = performance.now();
   const count = { sessions: camera.sessionsOpened(mark), plays: camera.requests('PLAY', mark) };
-  await Promise.all(streams.map((s) => (s.status === 'fulfilled' ? endStream(s.value) : undefined)));
+  await Promise.all(streams.map((s) => (s.status === 'fulfilled' ? endStream(s.value) : Promise.resolve())));
   const failed = [...streams, ...shots].find((s) => s.status === 'rejected');
   if (failed && failed.status === 'rejected') throw failed.reason;
   return count;

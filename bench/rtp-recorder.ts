@@ -36,6 +36,7 @@ let originalPush: ((this: H264Depacketizer, pkt: RtpPacket, arrival: number) => 
 /** Start logging every packet pushed into any H264Depacketizer created from now on. Idempotent. */
 export function installRtpRecorder(): void {
   if (originalPush) return;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
   const original = H264Depacketizer.prototype.push;
   originalPush = original;
   H264Depacketizer.prototype.push = function push(this: H264Depacketizer, pkt: RtpPacket, arrival: number): void {

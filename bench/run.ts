@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     progress(`${signal}: stopping everything`);
-    void cleanup().finally(() => process.exit(130));
+    cleanup().catch((error: unknown) => console.error('cleanup failed:', error)).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -33,8 +33,14 @@ async function stop(): Promise<void> {
   await Promise.allSettled([camera.stop(), broker.stop()]);
   process.exit(0);
 }
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+const stopNow = (): void => {
+  stop().catch((error: unknown) => {
+    console.error('demo shutdown failed:', error);
+    process.exit(1);
+  });
+};
+process.on('SIGINT', stopNow);
+process.on('SIGTERM', stopNow);
 
 const port = await hb.accessoryPort('Demo Camera');
 console.log([
@@ -50,5 +56,5 @@ console.log([
 ].join('\n'));
 if (process.env.CCTV_DEMO_EXIT_AFTER_MS) {
   // For scripted checks of the demo itself.
-  setTimeout(() => void stop(), Number(process.env.CCTV_DEMO_EXIT_AFTER_MS)).unref();
+  setTimeout(stopNow, Number(process.env.CCTV_DEMO_EXIT_AFTER_MS)).unref();
 }

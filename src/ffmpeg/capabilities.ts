@@ -31,7 +31,7 @@ export function describeCapabilities(caps: FfmpegCapabilities): string {
 export async function probeCapabilities(path: string, signal?: AbortSignal): Promise<FfmpegCapabilities> {
   const versionText = await new Promise<string>((resolve, reject) => {
     execFile(path, ['-hide_banner', '-version'], { timeout: 10_000, signal }, (error, stdout) => {
-      if (error) reject(error);
+      if (error) reject(error instanceof Error ? error : new Error(error.message));
       else resolve(stdout);
     });
   });

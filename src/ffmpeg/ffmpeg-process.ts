@@ -82,7 +82,7 @@ export class FfmpegProcess {
       });
       this.child.once('exit', (code, signal) => finish(code, signal));
     });
-    const onAbort = (): void => void this.stop(abortReason(options.signal));
+    const onAbort = (): void => this.requestStop(abortReason(options.signal));
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
   }
@@ -105,6 +105,11 @@ export class FfmpegProcess {
 
   /** Idempotent: SIGTERM now, SIGKILL if it is still alive after the bound. */
   stop(reason = 'stopped'): Promise<FfmpegExit> {
+    this.requestStop(reason);
+    return this.exited;
+  }
+
+  private requestStop(reason: string): void {
     if (!this.done && this.stopReason === undefined) {
       this.stopReason = reason;
       this.child.stdin?.destroy();
@@ -112,7 +117,6 @@ export class FfmpegProcess {
       this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), this.options.killAfterMs ?? 2000);
       this.killTimer.unref();
     }
-    return this.exited;
   }
 }
 

@@ -10,6 +10,7 @@ import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 export interface SessionTarget {
   address: string;
@@ -100,7 +101,7 @@ export class StreamSession {
     this.videoRtcp.lastPacketAt = this.startedAt;
     this.watchdog = setInterval(() => this.checkViewer(), 1000);
     this.watchdog.unref();
-    void this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`));
+    fireAndForget(this.deps.log, `${this.deps.id}: stream start`, this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`)));
   }
 
   /** New resolution/fps/bitrate: transcoding sessions swap their FFmpeg, copy sessions cannot change. */
@@ -112,7 +113,7 @@ export class StreamSession {
       return;
     }
     this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
-    void this.launch().catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`));
+    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launch().catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`)));
   }
 
   /** Ends the session; idempotent, resolves when FFmpeg is gone and the ports are closed. */
@@ -137,7 +138,7 @@ export class StreamSession {
   private selfEnd(reason: string): void {
     if (!this.active) return;
     this.deps.log.warn(`${this.deps.id}: ${reason}`);
-    void this.end(reason);
+    fireAndForget(this.deps.log, `${this.deps.id}: stream teardown`, this.end(reason));
     this.deps.onSelfEnded(reason);
   }
 
@@ -203,14 +204,14 @@ export class StreamSession {
     this.attachment = this.deps.source.attach(this.deps.id, stdin, (why) => this.selfEnd(why));
     // Swap only after the new one is attached, so a reconfigure never leaves the feed unheld.
     previous.attachment?.release();
-    void previous.ffmpeg?.stop('reconfigured');
-    void proc.exited.then((exit) => this.onExit(proc, exit));
+    if (previous.ffmpeg) fireAndForget(this.deps.log, `${this.deps.id}: stopping the replaced FFmpeg`, previous.ffmpeg.stop('reconfigured'));
+    fireAndForget(this.deps.log, `${this.deps.id}: FFmpeg exit handling`, proc.exited.then((exit) => this.onExit(proc, exit)));
     if (decision.mode === 'copy' && decision.auto) {
       const timer = setTimeout(() => {
         if (this.ffmpeg !== proc || !this.active || this.firstFrameSeen) return;
         this.deps.onCopyFailed();
         this.deps.log.warn(`${this.deps.id}: copy mode gave no frames within ${this.deps.copyFallbackMs} ms; transcoding this camera from now on`);
-        void this.launch().catch((error: unknown) => this.selfEnd(`transcode fallback failed: ${String(error)}`));
+        fireAndForget(this.deps.log, `${this.deps.id}: transcode fallback`, this.launch().catch((error: unknown) => this.selfEnd(`transcode fallback failed: ${String(error)}`)));
       }, this.deps.copyFallbackMs);
       timer.unref();
       this.controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });

@@ -15,9 +15,10 @@ import type { SharedSource } from '../source/shared-source.js';
 import { chooseAudio } from './audio-choice.js';
 import { once } from './callback-once.js';
 import { hapEnums, type HapEnums } from './hap-enums.js';
-import { keyAndSalt, mapAudio, mapVideo, type RawAudioInfo, type RawVideoInfo } from './request-mapping.js';
+import { keyAndSalt, mapAudio, mapVideo, type RawVideoInfo } from './request-mapping.js';
 import { StreamSession } from './stream-session.js';
 import { chooseVideoMode, type CameraStreamInfo } from './video-mode.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 export interface DelegateTimings {
   /** No RTCP from the viewer for this long ends the session (phone left Wi-Fi). */
@@ -72,25 +73,25 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       done(new Error(`snapshot size ${String(width)}x${String(height)} is out of range`));
       return;
     }
-    this.d.snapshots.get(width, height).then(
+    fireAndForget(this.d.log, 'snapshot', this.d.snapshots.get(width, height).then(
       (snapshot) => done(undefined, snapshot.jpeg),
       (error: unknown) => {
         this.d.log.warn(`snapshot failed: ${this.d.redact(error instanceof Error ? error.message : String(error))}`);
         done(error instanceof Error ? error : new Error(String(error)));
       },
-    );
+    ));
   }
 
   prepareStream(request: PrepareStreamRequest, callback: PrepareStreamCallback): void {
     const done = once(callback);
-    void this.prepare(request).then(
+    fireAndForget(this.d.log, 'stream setup', this.prepare(request).then(
       (response) => done(undefined, response),
       (error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         this.d.log.warn(`stream setup refused: ${message}`);
         done(error instanceof Error ? error : new Error(message));
       },
-    );
+    ));
   }
 
   private async prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
@@ -149,7 +150,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     this.d.onViewers(this.sessions.size);
     const timer = setTimeout(() => {
       this.prepareTimers.delete(request.sessionID);
-      void session.end('set up but never started');
+      fireAndForget(this.d.log, 'ending a never-started session', session.end('set up but never started'));
     }, this.d.timings.prepareTimeoutMs);
     timer.unref();
     this.prepareTimers.set(request.sessionID, timer);
@@ -166,7 +167,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       const type = request.type as string;
       if (type === this.enums.StreamRequestTypes.STOP) {
         this.clearPrepareTimer(request.sessionID);
-        void session?.end('stopped by HomeKit');
+        if (session) fireAndForget(this.d.log, 'stream stop', session.end('stopped by HomeKit'));
         done();
         return;
       }
@@ -175,12 +176,12 @@ export class StreamingDelegate implements CameraStreamingDelegate {
         return;
       }
       if (type === this.enums.StreamRequestTypes.START && 'audio' in request) {
-        const video = mapVideo(this.enums, this.d.camera, request.video as unknown as RawVideoInfo);
-        const audio = mapAudio(this.enums, request.audio as unknown as RawAudioInfo | undefined);
+        const video = mapVideo(this.enums, this.d.camera, request.video);
+        const audio = mapAudio(this.enums, request.audio);
         if (!video.ok || !audio.ok) {
           const error = !video.ok ? video.error : !audio.ok ? audio.error : 'invalid request';
           this.d.log.warn(`stream start refused: ${error}`);
-          void session.end(`refused: ${error}`);
+          fireAndForget(this.d.log, 'ending a refused session', session.end(`refused: ${error}`));
           done(new Error(error));
           return;
         }

@@ -40,6 +40,5 @@ export function streamingOptions(api: API['hap'], camera: CameraConfig, encoders
     },
     audio: { twoWayAudio: false, codecs },
   };
-  // Plain numbers/strings from the runtime enums; HAP-NodeJS's types name them as const enums.
-  return options as unknown as CameraStreamingOptions;
+  return options;
 }

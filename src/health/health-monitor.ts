@@ -7,6 +7,7 @@ import { DEFAULT_HEALTH_POLICY, initialHealth, nextProbeDelayMs, reduceHealth } 
 import type { HealthPolicy, HealthState, Symptom } from './health-types.js';
 import { probeRtsp, type ProbeResult, type RtspProbeOptions } from './rtsp-probe.js';
 import type { SdpVideoInfo } from './sdp.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 export interface HealthMonitorOptions {
   url: string;
@@ -82,13 +83,14 @@ export class HealthMonitor {
     if (this.controller.signal.aborted) return;
     clearTimeout(this.timer);
     this.dueAt = this.now() + delayMs;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer = setTimeout(() => fireAndForget(this.o.log, 'health probe', () => this.tick()), delayMs);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
     const started = this.now();
-    if (!this.o.feedIsLive()) {
+    try {
+      if (this.o.feedIsLive()) return;
       const probe = this.o.probe ?? probeRtsp;
       this.probing = true;
       let result: ProbeResult;
@@ -104,8 +106,10 @@ export class HealthMonitor {
       } else {
         this.feed({ type: 'probe-failed', reason: result.reason, message: result.message });
       }
+    } finally {
+      // Armed even when a probe or a listener threw: the camera stays watched. The reducer's delay
+      // counts from the start of this probe, so a slow failure does not add up.
+      this.schedule(Math.max(0, nextProbeDelayMs(this.current, this.policy) - (this.now() - started)));
     }
-    // The reducer's delay counts from the start of this probe, so a slow failure does not add up.
-    this.schedule(Math.max(0, nextProbeDelayMs(this.current, this.policy) - (this.now() - started)));
   }
 }

@@ -262,7 +262,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     const refusal = typeof code === 'number' ? REFUSED_CODES.get(code) : undefined;
     if (refusal) {
       this.refused = true;
-      this.logOnce('error', `MQTT broker ${this.redact(this.options.url)} refused the connection: ${refusal} (code ${code}); check mqtt.username / mqtt.password. Retrying every ${this.backoff.capMs / 1000} s.`);
+      this.logOnce('error', `MQTT broker ${this.redact(this.options.url)} refused the connection: ${refusal} (code ${String(code)}); check mqtt.username / mqtt.password. Retrying every ${this.backoff.capMs / 1000} s.`);
       return;
     }
     this.logOnce('warn', `MQTT error: ${this.redact(errorText(err))}`);

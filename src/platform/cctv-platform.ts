@@ -15,6 +15,7 @@ import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice, type CameraObserver } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 const VERSION = readVersion();
 
@@ -43,10 +44,10 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     }
     this.config = config;
     api.on('didFinishLaunching', () => {
-      this.launch().catch((error: unknown) => this.log.error(`start-up failed: ${error instanceof Error ? error.message : String(error)}`));
+      fireAndForget(this.log, 'start-up', () => this.launch());
     });
     api.on('shutdown', () => {
-      void this.shutdown();
+      fireAndForget(this.log, 'shutdown', () => this.shutdown());
     });
   }
 
@@ -131,7 +132,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       accessory = undefined;
     }
     const isNew = !accessory;
-    accessory ??= new this.api.platformAccessory(camera.name, uuid, category as PlatformAccessory['category']);
+    accessory ??= new this.api.platformAccessory(camera.name, uuid, category);
     accessory.context = { id: camera.id };
     const log = this.cameraLog(camera);
     const observer: CameraObserver = this.health?.observerFor(camera) ?? NO_OBSERVER;

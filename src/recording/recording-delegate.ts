@@ -13,6 +13,7 @@ import type { CameraConfig } from '../config/config-types.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { recordingArgs, type RecordingAudio, type RecordingVideo } from '../ffmpeg/args/recording-args.js';
 import type { H264Profile } from '../ffmpeg/args/stream-args.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { Log } from '../logging.js';
 import type { SharedSource, SourceLease } from '../source/shared-source.js';
 import { MAX_PREBUFFER_MS } from './recording-options.js';
@@ -147,7 +148,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     this.sessions.set(streamId, session);
     this.o.log.info(`recording ${streamId} started (${mode}: ${why}; ${audio ? 'AAC-LC audio' : 'no audio'}; from ${Math.round(session.prebufferedMs)} ms before now)`);
     this.emit({ type: 'started', mode });
-    const onAbort = (): void => void session.stop('hub-closed');
+    const onAbort = (): void => fireAndForget(this.o.log, `recording ${streamId} stop`, session.stop('hub-closed'));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const packet of session.packets()) yield packet;
@@ -187,7 +188,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     if (!session) return;
     // Record the hub's reason now: the generator's finally only sees that it was stopped.
     if (!session.ended || detail) this.hubReasons.set(session, detail ?? reason);
-    void session.stop(reason).then(() => this.finish(streamId, session));
+    fireAndForget(this.o.log, `recording ${streamId} stop`, session.stop(reason).then(() => this.finish(streamId, session)));
   }
 
   private plan(c: CameraRecordingConfiguration): { video: RecordingVideo; audio: RecordingAudio | undefined; mode: 'copy' | 'transcode'; why: string } {

@@ -44,5 +44,5 @@ export function recordingOptions(hap: API['hap'], camera: CameraConfig): CameraR
       }],
     },
   };
-  return options as unknown as CameraRecordingOptions;
+  return options;
 }

@@ -10,6 +10,7 @@
  */
 import type { Log } from '../logging.js';
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { Fmp4Segmenter, type Fmp4Packet } from './fmp4-segmenter.js';
 
@@ -74,11 +75,11 @@ export class RecordingSession {
       onStderrLine: (line) => o.log.debug(`recording ${o.id}: ${o.redact(line)}`),
     });
     this.ffmpeg.stdout?.on('data', (chunk: Buffer) => this.onOutput(chunk));
-    void this.ffmpeg.exited.then((exit) => {
+    fireAndForget(o.log, `recording ${o.id} exit`, this.ffmpeg.exited.then((exit) => {
       if (this.endReason) return;
       const detail = exit.stderr.slice(-3).map((l) => o.redact(l)).join(' | ');
       this.end('ffmpeg-failed', `recording FFmpeg exited (code ${exit.code ?? exit.signal ?? '?'})${detail ? `: ${detail}` : ''}`);
-    });
+    }));
     const stdin = this.ffmpeg.stdin;
     if (stdin) {
       this.attachment = o.source.attach(`recording ${o.id}`, stdin, (reason) => this.end('feed-failed', `camera feed ended: ${reason}`), { historyMs: o.prebufferMs });

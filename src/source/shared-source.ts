@@ -14,6 +14,7 @@ import { FeedConsumer } from './feed-consumer.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { PrebufferRing } from './prebuffer-ring.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 export type SourceEvent =
   | { type: 'starting'; generation: number }
@@ -247,7 +248,7 @@ export class SharedSource {
     });
     this.watchdog = setInterval(() => this.checkFlow(generation), 1000);
     this.watchdog.unref();
-    void proc.exited.then((exit) => {
+    fireAndForget(this.o.log, 'camera feed exit handling', proc.exited.then((exit) => {
       if (generation !== this.generation) return;
       clearInterval(this.watchdog);
       this.upstream = undefined;
@@ -268,7 +269,7 @@ export class SharedSource {
         if (expected) this.start();
         else this.scheduleRestart();
       }
-    });
+    }));
   }
 
   private onData(chunk: Buffer): void {
@@ -310,7 +311,7 @@ export class SharedSource {
     const limit = this.sawKeyframe ? (this.o.stallMs ?? 5000) : 15_000;
     if (silent > limit) {
       this.emit({ type: 'stalled', silentMs: Math.round(silent) });
-      void this.upstream.stop('stalled');
+      fireAndForget(this.o.log, 'stopping the stalled camera feed', this.upstream.stop('stalled'));
     }
   }
 
@@ -328,12 +329,12 @@ export class SharedSource {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     if (this.o.lingerMs <= 0) {
-      void this.stopUpstream('idle');
+      fireAndForget(this.o.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
       return;
     }
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
-      if (this.holds === 0) void this.stopUpstream('idle');
+      if (this.holds === 0) fireAndForget(this.o.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
     }, this.o.lingerMs);
     this.lingerTimer.unref();
   }

@@ -73,7 +73,7 @@ function firstStream(json: string): ProbeStream {
   }
   const s: unknown = parsed.streams[0];
   if (typeof s !== 'object' || s === null) throw new Error(`ffprobe found no stream: ${json}`);
-  return s as ProbeStream;
+  return s;
 }
 
 /** Decode every frame of an H.264 elementary stream; frames = 0 if nothing decodable. */

@@ -82,6 +82,11 @@ export class TimeoutError extends Error {
   }
 }
 
+/** On a timeout the timeout is the error worth reporting; a failing close on top of it is not. */
+function closeQuietly(client: HttpClient): void {
+  client.close().catch(() => undefined);
+}
+
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -403,7 +408,7 @@ export class HapCameraClient {
     const client = new HttpClient(deviceId, host, opts.port, undefined, { usePersistentConnections: true });
     const t0 = performance.now();
     try {
-      await withTimeout(client.pairSetup(formatPin(opts.pin)), timeoutMs, 'pair-setup', () => void client.close());
+      await withTimeout(client.pairSetup(formatPin(opts.pin)), timeoutMs, 'pair-setup', () => closeQuietly(client));
     } catch (err) {
       await client.close();
       throw err;
@@ -440,7 +445,7 @@ export class HapCameraClient {
       if (!reconnect) throw new Error(`${what}: HAP connection is closed`);
       await client.close();
     }
-    return withTimeout(fn(client), this.timeoutMs, what, () => void client.close());
+    return withTimeout(fn(client), this.timeoutMs, what, () => closeQuietly(client));
   }
 
   async accessories(): Promise<HapAccessoryInfo[]> {

@@ -105,7 +105,8 @@ function decodeOne(r: Reader): Decoded {
       }
       const value = decodeOne(r);
       if (value === TERMINATOR) throw new HdsDecodeError('dictionary key without a value');
-      out[String(key as string | number)] = value;
+      if (typeof key !== 'string' && typeof key !== 'number') throw new HdsDecodeError('dictionary key is not a string');
+      out[String(key)] = value;
     }
     return out;
   }

@@ -96,7 +96,7 @@ export class HdsConnection {
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(id);
-        reject(error as Error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
   }

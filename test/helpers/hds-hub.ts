@@ -10,7 +10,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import type { HttpClient } from 'hap-controller';
 import { HapStatusError, type CharRef, type HapCameraClient, type HapServiceInfo } from './hap-camera-client.js';
-import { HdsConnection, hdsKeys, type HdsDict, type HdsMessage } from './hds-connection.js';
+import { HdsConnection, hdsKeys, type HdsMessage } from './hds-connection.js';
 import type { HdsValue } from './hds-codec.js';
 import { encodeTlv, Tlv, u16, u32 } from './tlv8.js';
 
@@ -228,7 +228,7 @@ export class HubRecording {
 
   private onPacket(p: HdsValue, at: number): void {
     if (!isRecord(p) || !Buffer.isBuffer(p.data) || !isRecord(p.metadata)) return void this.problems.push('malformed packet');
-    const md = p.metadata as HdsDict;
+    const md = p.metadata;
     const type = md.dataType === 'mediaInitialization' ? 'mediaInitialization' : 'mediaFragment';
     const sequence = Number(md.dataSequenceNumber);
     const chunk = Number(md.dataChunkSequenceNumber);
@@ -351,7 +351,7 @@ export class HdsHub {
     const keys = hdsKeys(pairVerifySecret(this.client), controllerSalt, accessorySalt);
     const connection = await HdsConnection.connect(port, keys);
     const hello = await connection.request('control', 'hello', {});
-    if (hello.header.status !== 0) throw new Error(`control.hello answered status ${String(hello.header.status)}`);
+    if (hello.header.status !== 0) throw new Error(`control.hello answered status ${JSON.stringify(hello.header.status)}`);
     return connection;
   }
 

@@ -18,7 +18,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { format } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import type { API, Logging, PlatformConfig } from 'homebridge';
+import type { Logging, PlatformConfig } from 'homebridge';
 import { HomebridgeAPI } from '../../node_modules/homebridge/dist/api.js';
 import { CctvPlatform } from '../../src/platform/cctv-platform.js';
 import {
@@ -58,7 +58,7 @@ function capturingLogger(lines: LogLine[]): Logging {
     debug: at('debug'),
     log: (level: string, message: unknown, ...parameters: unknown[]) => at(level)(message, ...parameters),
   });
-  return log as unknown as Logging;
+  return log;
 }
 
 /** Seeded, so a failing case can be replayed with CCTV_FUZZ_SEED. */
@@ -415,7 +415,7 @@ async function runCase(c: Case, log: LogLine[]): Promise<void> {
   const api = new HomebridgeAPI();
   let platform: CctvPlatform | undefined;
   try {
-    platform = new CctvPlatform(capturingLogger(log), c.raw as PlatformConfig, api as unknown as API);
+    platform = new CctvPlatform(capturingLogger(log), c.raw as PlatformConfig, api);
   } catch (error) {
     throw new Error(`the constructor threw: ${error instanceof Error ? error.stack : String(error)}`, { cause: error });
   }

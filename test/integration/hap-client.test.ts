@@ -16,9 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Accessory, Characteristic, DoorbellController, HAPStorage, Service, uuid } from '@homebridge/hap-nodejs';
 import type {
-  AudioStreamingCodecType,
   CameraStreamingDelegate,
-  Categories,
   H264Level,
   H264Profile,
   PrepareStreamCallback,
@@ -26,7 +24,6 @@ import type {
   PrepareStreamResponse,
   SnapshotRequest,
   SnapshotRequestCallback,
-  SRTPCryptoSuites,
   StreamingRequest,
   StreamRequestCallback,
 } from '@homebridge/hap-nodejs';
@@ -245,12 +242,12 @@ describe('HapCameraClient against HAP-NodeJS', () => {
       delegate: camera,
       sensors: { motion: true },
       streamingOptions: {
-        supportedCryptoSuites: [0 as SRTPCryptoSuites],
+        supportedCryptoSuites: [0],
         video: {
           codec: { profiles: [0, 1, 2] as H264Profile[], levels: [0, 1, 2] as H264Level[] },
           resolutions: [[1280, 720, 30], [640, 360, 30], [320, 240, 15]],
         },
-        audio: { codecs: [{ type: 'OPUS' as unknown as AudioStreamingCodecType, samplerate: 24 }] },
+        audio: { codecs: [{ type: 'OPUS', samplerate: 24 }] },
       },
     });
     acc.configureController(controller);
@@ -261,7 +258,7 @@ describe('HapCameraClient against HAP-NodeJS', () => {
       username: randomBytes(6).toString('hex').toUpperCase().match(/../g)?.join(':') ?? '12:34:56:78:9A:BC',
       pincode: PIN,
       port: 0,
-      category: 17 as Categories, // IP_CAMERA
+      category: 17, // IP_CAMERA
       bind: '127.0.0.1',
       addIdentifyingMaterial: false,
     });

@@ -45,7 +45,7 @@ describe('HealthPublisher', () => {
     publisher.publish('cam', cam.state);
     assert.deepEqual(sent.map((s) => s.topic), ['cctv/cam/health']);
     cam.apply(ok);
-    assert.deepEqual(sent.slice(1).map((s) => [s.topic, s.topic.endsWith('status') ? s.payload : JSON.parse(s.payload).state]), [
+    assert.deepEqual(sent.slice(1).map((s) => [s.topic, s.topic.endsWith('status') ? s.payload : (JSON.parse(s.payload) as { state: string }).state]), [
       ['cctv/cam/status', 'online'],
       ['cctv/cam/health', 'online'],
     ]);
@@ -145,7 +145,7 @@ describe('HealthPublisher', () => {
     mock.timers.tick(1000);
     cam2.apply({ type: 'viewers', count: 2 });
     publisher.close();
-    assert.equal(JSON.parse(sent.at(-1)?.payload ?? '{}').viewers, 2, 'pending flushed on close');
+    assert.equal((JSON.parse(sent.at(-1)?.payload ?? '{}') as { viewers?: number }).viewers, 2, 'pending flushed on close');
     const m = sent.length;
     cam2.apply({ type: 'viewers', count: 5 });
     mock.timers.tick(10_000);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { redactSecrets, redactUrl, redactUrlsInText, secretsInUrl } from '../../src/config/redact.js';
+import { printableName, printableText, redactSecrets, redactUrl, redactUrlsInText, secretsInUrl } from '../../src/config/redact.js';
+import { pluginLog } from '../../src/platform/plugin-log.js';
+import type { Logging } from 'homebridge';
 
 /**
  * Each row: a URL, what redactUrl must print, and the secrets secretsInUrl must return. FFmpeg takes
@@ -31,6 +33,22 @@ const URLS: Array<{ url: string; redacted: string; secrets: string[]; leak?: str
   { url: 'http://cam/snap?pwd=a1&PASS=b2&token=c3&sig=d4#top', redacted: 'http://cam/snap?pwd=***&PASS=***&token=***&sig=***#top', secrets: ['a1', 'b2', 'c3', 'd4'] },
   { url: 'rtsp://admin:hunter2@cam/s?access_token=tk9&channel=1', redacted: 'rtsp://admin:***@cam/s?access_token=***&channel=1', secrets: ['hunter2', 'tk9'] },
   { url: 'http://cam/x?api_key=k1&apikey=k2&auth=k3&secret=k4&passwd=k5&key=k6', redacted: 'http://cam/x?api_key=***&apikey=***&auth=***&secret=***&passwd=***&key=***', secrets: ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'] },
+  // Secrets in the path: UniFi Protect tokens and DVR `user=…_password=…` paths.
+  { url: 'rtsps://192.168.1.1:7441/AbCdEfGh12345678?enableSrtp', redacted: 'rtsps://192.168.1.1:7441/***?enableSrtp', secrets: ['AbCdEfGh12345678'] },
+  { url: 'rtsp://192.168.1.1:7447/abcdefghijklmnop', redacted: 'rtsp://192.168.1.1:7447/***', secrets: ['abcdefghijklmnop'] },
+  { url: 'rtsps://nvr.local:7441/Xy12AbCd', redacted: 'rtsps://nvr.local:7441/***', secrets: ['Xy12AbCd'] },
+  { url: 'rtsps://[::1]:7441/AbCdEfGh12345678', redacted: 'rtsps://[::1]:7441/***', secrets: ['AbCdEfGh12345678'] },
+  { url: 'rtsp://cam:554/live/Q2hhbm5lbDEyMzQ1Njc4/main', redacted: 'rtsp://cam:554/live/***/main', secrets: ['Q2hhbm5lbDEyMzQ1Njc4'] },
+  { url: 'rtsp://192.168.1.10:554/user=admin_password=tlJwpbo6_channel=1_stream=0.sdp?real_stream', redacted: 'rtsp://192.168.1.10:554/user=admin_password=***_channel=1_stream=0.sdp?real_stream', secrets: ['tlJwpbo6'] },
+  { url: 'rtsp://cam/user=admin_password=se_cret_channel=1', redacted: 'rtsp://cam/user=admin_password=***_channel=1', secrets: ['se_cret'] },
+  { url: 'rtsp://cam/live;token=abc123;ch=2', redacted: 'rtsp://cam/live;token=***;ch=2', secrets: ['abc123'] },
+  { url: 'rtsp://admin:hunter2@cam:7441/AbCdEfGh12345678', redacted: 'rtsp://admin:***@cam:7441/***', secrets: ['hunter2', 'AbCdEfGh12345678'] },
+  // Path names that only look long stay readable.
+  { url: 'rtsp://cam:554/h264Preview_01_main', redacted: 'rtsp://cam:554/h264Preview_01_main', secrets: [] },
+  { url: 'rtsp://cam:554/cam/realmonitor?channel=1&subtype=0', redacted: 'rtsp://cam:554/cam/realmonitor?channel=1&subtype=0', secrets: [] },
+  { url: 'rtsp://cam:554/Streaming/Channels/101', redacted: 'rtsp://cam:554/Streaming/Channels/101', secrets: [] },
+  { url: 'rtsp://cam:554/averyveryverylongname', redacted: 'rtsp://cam:554/averyveryverylongname', secrets: [] },
+  { url: 'rtsp://cam:554/user=admin_channel=1', redacted: 'rtsp://cam:554/user=admin_channel=1', secrets: [] },
   // Nothing secret: unchanged.
   { url: 'rtsp://192.168.1.10:554/stream1', redacted: 'rtsp://192.168.1.10:554/stream1', secrets: [] },
   { url: 'rtsp://admin@192.168.1.10:554/stream1', redacted: 'rtsp://admin@192.168.1.10:554/stream1', secrets: [] },
@@ -116,6 +134,15 @@ describe('redactSecrets', () => {
     { text: 'x hunter2 hunter2', secrets: ['hunter2', 'hunter2'], want: 'x *** ***' },
     { text: 'regex chars .*+?', secrets: ['.*+?'], want: 'regex chars ***' },
     { text: 'no secrets', secrets: [], want: 'no secrets' },
+    // A 1–3 character password does not garble unrelated text; with a symbol it is still masked as a word.
+    { text: 'a camera at 12 fps is on', secrets: ['a'], want: 'a camera at 12 fps is on' },
+    { text: 'a camera at 12 fps is on', secrets: ['12', 'is', 'on'], want: 'a camera at 12 fps is on' },
+    { text: 'pwd pw2 stopped (pw)', secrets: ['pw'], want: 'pwd pw2 stopped (pw)' },
+    { text: 'password "a!" rejected, a! ok, xa!y', secrets: ['a!'], want: 'password "***" rejected, *** ok, xa!y' },
+    { text: 'tried !@# twice', secrets: ['!@#'], want: 'tried *** twice' },
+    { text: 'login abcd failed (abcd)', secrets: ['abcd'], want: 'login *** failed (***)' },
+    // Path tokens found by secretsInUrl are masked wherever they appear.
+    { text: 'DESCRIBE /AbCdEfGh12345678 → 404', secrets: ['AbCdEfGh12345678'], want: 'DESCRIBE /*** → 404' },
   ];
   for (const c of cases) {
     it(`${JSON.stringify(c.text)} − ${JSON.stringify(c.secrets)}`, () => assert.equal(redactSecrets(c.text, c.secrets), c.want));
@@ -127,5 +154,52 @@ describe('redactSecrets', () => {
       const out = redactSecrets(redactUrlsInText(line), secretsInUrl(c.url));
       for (const s of c.secrets) assert.ok(!out.includes(s), `"${s}" leaked: ${out}`);
     }
+  });
+});
+
+describe('short passwords in the platform pipeline', () => {
+  it('a 2-character password is masked in its URL and leaves the rest of the line alone', () => {
+    const url = 'rtsp://admin:on@192.168.1.10:554/stream1';
+    const line = `camera feed is on: could not open ${url} (connection refused)`;
+    const out = redactSecrets(redactUrlsInText(line), secretsInUrl(url));
+    assert.equal(out, 'camera feed is on: could not open rtsp://admin:***@192.168.1.10:554/stream1 (connection refused)');
+  });
+});
+
+describe('printable names (bidi and control characters)', () => {
+  const names: Array<[string, string]> = [
+    ['Front door', 'Front door'],
+    ['Garage\u202Eroodtnorf', 'Garageroodtnorf'],
+    ['\u2066Yard\u2069 \u2067cam\u2069', 'Yard cam'],
+    ['\u200EPorch\u200F', 'Porch'],
+    ['\u202Aa\u202Bb\u202Cc\u202Dd\u202Ee\u2068f\u061Cg', 'abcdefg'],
+    ['Drive\nway', 'Drive way'],
+    ['Drive\r\n\tway', 'Drive way'],
+    ['\u001b[31mRed\u001b[0m', '[31mRed [0m'],
+    ['C1\u0085next\u009bline', 'C1 next line'],
+    ['line\u2028sep\u2029para', 'line sep para'],
+    ['  padded  ', 'padded'],
+    ['שער ראשי', 'שער ראשי'],
+    ['Café 🎥', 'Café 🎥'],
+    ['\u202E', ''],
+  ];
+  for (const [name, want] of names) {
+    it(JSON.stringify(name), () => assert.equal(printableName(name), want));
+  }
+
+  it('printableText keeps spacing but removes bidi controls and breaks no line', () => {
+    assert.equal(printableText('a\u202Eb  c\nd'), 'ab  c d');
+  });
+
+  it('the plugin logger prints a camera name without bidi controls or line breaks', () => {
+    const lines: string[] = [];
+    const capture = (_format: string, text: string): void => {
+      lines.push(text);
+    };
+    const base = { info: capture, warn: capture, error: capture, debug: capture } as unknown as Logging;
+    const log = pluginLog(base, 'Gate\u202E\nFAKE: admin logged in', false, (t) => t);
+    log.info('stream started');
+    assert.deepEqual(lines, ['Gate FAKE: admin logged in: stream started']);
+    assert.ok(!/[\u202A-\u202E\u2066-\u2069\n]/.test(lines[0] ?? ''));
   });
 });
