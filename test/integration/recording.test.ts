@@ -1,0 +1,150 @@
+/**
+ * HomeKit Secure Video end to end: real Homebridge, FFmpeg, mosquitto, the fixture camera (stamping
+ * the wall clock into its pictures) and the hand-written home hub (test/helpers/hds-hub.ts), which
+ * arms recording over HAP, opens a HomeKit Data Stream and receives the clip.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { BAND_FILTER, readStamp, splitBands } from '../../bench/stamp.js';
+import { firstVideoNalTypes, videoTrackId } from '../helpers/fmp4.js';
+import { HapCameraClient } from '../helpers/hap-camera-client.js';
+import { CloseReason, HdsHub, REAL_HUB_SELECTION, type SelectedRecordingConfig } from '../helpers/hds-hub.js';
+import { Homebridge, TEST_PIN } from '../helpers/homebridge.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { MqttRecorder } from '../helpers/mqtt-recorder.js';
+import { descendants } from '../helpers/processes.js';
+import { RtspCamera } from '../helpers/rtsp-camera.js';
+import { waitFor } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+
+/** A real hub's selection (HAP-NodeJS's captured value) at the camera's own size, so copy applies. */
+const SELECTION: SelectedRecordingConfig = { ...REAL_HUB_SELECTION, width: 640, height: 360, fps: 15, bitrateKbps: 1000 };
+
+function recordingFfmpegs(hb: Homebridge): number {
+  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && p.args.includes('frag_keyframe')).length : 0;
+}
+
+interface ProbedClip {
+  streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; profile?: string; sample_rate?: string; channels?: number; nb_read_frames?: string }>;
+  decodeErrors: string;
+  firstStampMs: number | undefined;
+}
+
+async function probeClip(data: Buffer, nowMs: number): Promise<ProbedClip> {
+  const dir = mkdtempSync(join(tmpdir(), 'cctv-clip-'));
+  const file = join(dir, 'clip.mp4');
+  try {
+    writeFileSync(file, data);
+    const probe = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file], { maxBuffer: 16 << 20 });
+    const parsed = JSON.parse(probe.stdout) as { streams: ProbedClip['streams'] };
+    const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    const band = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-frames:v', '1', '-vf', BAND_FILTER, '-f', 'rawvideo', 'pipe:1'], { encoding: 'buffer', maxBuffer: 16 << 20 });
+    const first = splitBands(band.stdout)[0];
+    return { streams: parsed.streams, decodeErrors: decode.stderr.trim(), firstStampMs: first ? readStamp(first, nowMs) : undefined };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('HomeKit Secure Video recording', () => {
+  let broker: Mosquitto;
+  let camera: RtspCamera;
+  let hb: Homebridge;
+  let mqtt: MqttRecorder;
+  let client: HapCameraClient;
+  let hub: HdsHub;
+
+  before(async () => {
+    broker = await Mosquitto.start({ users: { cctv: 'cctv-pass' } });
+    // 1 s GOPs: copy applies and the prebuffer can start within a second of 4 s before the motion.
+    camera = await RtspCamera.start({ width: 640, height: 360, fps: 15, gopSeconds: 1, audio: true, stamp: true });
+    mqtt = await MqttRecorder.connect(broker.url, ['cctv/#'], { username: 'cctv', password: 'cctv-pass' });
+    hb = await Homebridge.start({
+      platform: {
+        sourceLingerSeconds: 2,
+        cameras: [{ id: 'rec', name: 'Rec Cam', source: camera.url, motion: true, motionTimeoutSeconds: 5, recording: true, audio: { enabled: true } }],
+        mqtt: { url: broker.url, username: 'cctv', password: 'cctv-pass', topicPrefix: 'cctv' },
+      },
+    });
+    client = await HapCameraClient.pair({ port: await hb.accessoryPort('Rec Cam'), pin: TEST_PIN });
+    hub = await HdsHub.connect(client);
+  });
+
+  after(async () => {
+    await hub?.close();
+    await client?.close();
+    await mqtt?.close();
+    await hb?.dispose();
+    await camera?.stop();
+    await broker?.stop();
+  });
+
+  it('links the motion sensor and data stream transport to recording management', () => {
+    assert.ok(hub.refs.recordingLinks.includes(hub.refs.motionServiceIid), 'motion sensor linked');
+    assert.ok(hub.refs.recordingLinks.includes(hub.refs.transportServiceIid), 'data stream transport linked');
+  });
+
+  it('MQTT motion → the hub records an fMP4 clip that starts with the prebuffer and decodes cleanly', async () => {
+    const from = hb.logs.length;
+    await hub.arm(SELECTION, { audio: true });
+    await hb.waitForLog(/Rec Cam: recording armed by the home hub/, 10_000, from);
+    // The prebuffer needs 4 s + one GOP of feed before a clip can start that far back.
+    await new Promise((r) => setTimeout(r, 6500));
+
+    const motion = (await client.findCamera()).motionDetected;
+    assert.ok(motion);
+    const seen: unknown[] = [];
+    client.onEvent((e) => { if (e.iid === motion.iid) seen.push(e.value); });
+    await client.subscribe([motion]);
+    const connection = await hub.openDataStream();
+    const motionAt = Date.now();
+    await mqtt.publish('cctv/rec/motion/set', 'ON');
+    await waitFor(() => seen.some((v) => v === true || v === 1), { timeoutMs: 5000, what: 'MotionDetected event' });
+    const openedAt = performance.now();
+    const recording = await hub.openRecording(connection);
+    assert.deepEqual(recording.openStatus, { status: 0, reason: 0 });
+    await recording.waitForFragments(8, 30_000);
+    recording.close(CloseReason.NORMAL);
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+    await hb.waitForLog(/Rec Cam: recording 1 ended/, 5000, from);
+
+    assert.deepEqual(recording.problems, []);
+    const [init, ...fragments] = recording.packets;
+    assert.ok(init && init.type === 'mediaInitialization' && init.sequence === 1);
+    assert.ok(fragments.every((f) => f.type === 'mediaFragment'));
+    const track = videoTrackId(init.data);
+    for (const [i, f] of fragments.entries()) {
+      const nals = firstVideoNalTypes(f.data, track);
+      assert.ok(nals.includes(5) && !nals.includes(1), `fragment ${i + 1} starts with an IDR (NAL types ${nals.join(',')})`);
+    }
+    const first = fragments[0];
+    assert.ok(first);
+    const firstAfterMs = first.at - openedAt;
+    const gaps = fragments.slice(1).map((f, i) => f.at - (fragments[i]?.at ?? f.at));
+    // After the prebuffer burst, fragments come in real time: never later than fragment length + 1 s.
+    const live = gaps.filter((g) => g > 300);
+    assert.ok(firstAfterMs < 5000, `first fragment ${firstAfterMs.toFixed(0)} ms after open`);
+    assert.ok(live.every((g) => g <= SELECTION.fragmentMs + 1000), `fragment gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+
+    const clip = await probeClip(recording.joined(), motionAt);
+    assert.equal(clip.decodeErrors, '', 'FFmpeg decodes the joined clip without errors');
+    const video = clip.streams.find((s) => s.codec_type === 'video');
+    const audio = clip.streams.find((s) => s.codec_type === 'audio');
+    assert.equal(video?.codec_name, 'h264');
+    assert.deepEqual([video?.width, video?.height], [SELECTION.width, SELECTION.height]);
+    assert.equal(audio?.codec_name, 'aac');
+    assert.equal(audio?.profile, 'LC');
+    assert.equal(audio?.sample_rate, '32000');
+    assert.ok(clip.firstStampMs !== undefined, 'the first picture carries a readable wall-clock stamp');
+    const prebufferedMs = motionAt - clip.firstStampMs;
+    console.log(`recording: init ${init.data.length} B, ${fragments.length} fragments (${fragments.map((f) => Math.round(f.data.length / 1024)).join('/')} KiB), first ${firstAfterMs.toFixed(0)} ms after open, gaps ${gaps.map((g) => g.toFixed(0)).join('/')} ms, first picture ${prebufferedMs} ms before the motion, ${video?.nb_read_frames} video frames`);
+    assert.ok(Math.abs(prebufferedMs - SELECTION.prebufferMs) <= 1000, `first picture ${prebufferedMs} ms before the motion (prebuffer ${SELECTION.prebufferMs} ms)`);
+    await connection.close();
+  });
+});
