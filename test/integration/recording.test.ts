@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { BAND_FILTER, readStamp, splitBands } from '../../bench/stamp.js';
 import { firstVideoNalTypes, videoTrackId } from '../helpers/fmp4.js';
 import { HapCameraClient } from '../helpers/hap-camera-client.js';
-import { CloseReason, HdsHub, REAL_HUB_SELECTION, type SelectedRecordingConfig } from '../helpers/hds-hub.js';
+import type { HdsConnection } from '../helpers/hds-connection.js';
+import { CloseReason, HdsHub, REAL_HUB_SELECTION, type HubRecording, type SelectedRecordingConfig } from '../helpers/hds-hub.js';
 import { Homebridge, TEST_PIN } from '../helpers/homebridge.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttRecorder } from '../helpers/mqtt-recorder.js';
@@ -33,6 +34,7 @@ function recordingFfmpegs(hb: Homebridge): number {
 interface ProbedClip {
   streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; profile?: string; sample_rate?: string; channels?: number; nb_read_frames?: string }>;
   decodeErrors: string;
+  videoDts: number[];
   firstStampMs: number | undefined;
 }
 
@@ -43,12 +45,38 @@ async function probeClip(data: Buffer, nowMs: number): Promise<ProbedClip> {
     writeFileSync(file, data);
     const probe = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file], { maxBuffer: 16 << 20 });
     const parsed = JSON.parse(probe.stdout) as { streams: ProbedClip['streams'] };
-    const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    // passthrough: the null muxer's constant-rate conversion would flag camera timestamp jitter, which is not a decode error.
+    const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-fps_mode', 'passthrough', '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    const packets = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts', '-of', 'csv=p=0', file], { maxBuffer: 16 << 20 });
+    const dts = packets.stdout.trim().split('\n').map(Number);
     const band = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-frames:v', '1', '-vf', BAND_FILTER, '-f', 'rawvideo', 'pipe:1'], { encoding: 'buffer', maxBuffer: 16 << 20 });
     const first = splitBands(band.stdout)[0];
-    return { streams: parsed.streams, decodeErrors: decode.stderr.trim(), firstStampMs: first ? readStamp(first, nowMs) : undefined };
+    return { streams: parsed.streams, decodeErrors: decode.stderr.trim(), videoDts: dts, firstStampMs: first ? readStamp(first, nowMs) : undefined };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CAMERAS = (url: string): unknown[] => [{ id: 'rec', name: 'Rec Cam', source: url, motion: true, motionTimeoutSeconds: 5, recording: true, audio: { enabled: true } }];
+
+/** Open a recording on a fresh data stream and wait for `fragments` of it. */
+async function record(hub: HdsHub, fragments: number): Promise<{ connection: HdsConnection; recording: HubRecording }> {
+  const connection = await hub.openDataStream();
+  const recording = await hub.openRecording(connection);
+  assert.deepEqual(recording.openStatus, { status: 0, reason: 0 }, 'recording accepted');
+  await recording.waitForFragments(fragments, 20_000);
+  return { connection, recording };
+}
+
+/** A refused dataSend.open: HDS status 6 (protocol specific) with the reason in the message. */
+async function refusal(hub: HdsHub): Promise<number | undefined> {
+  const connection = await hub.openDataStream();
+  try {
+    const recording = await hub.openRecording(connection);
+    assert.equal(recording.openStatus.status, 6, 'protocol-specific refusal');
+    return recording.openStatus.reason;
+  } finally {
+    await connection.close();
   }
 }
 
@@ -59,6 +87,7 @@ describe('HomeKit Secure Video recording', () => {
   let mqtt: MqttRecorder;
   let client: HapCameraClient;
   let hub: HdsHub;
+  let firstHb: Homebridge | undefined;
 
   before(async () => {
     broker = await Mosquitto.start({ users: { cctv: 'cctv-pass' } });
@@ -68,7 +97,7 @@ describe('HomeKit Secure Video recording', () => {
     hb = await Homebridge.start({
       platform: {
         sourceLingerSeconds: 2,
-        cameras: [{ id: 'rec', name: 'Rec Cam', source: camera.url, motion: true, motionTimeoutSeconds: 5, recording: true, audio: { enabled: true } }],
+        cameras: CAMERAS(camera.url),
         mqtt: { url: broker.url, username: 'cctv', password: 'cctv-pass', topicPrefix: 'cctv' },
       },
     });
@@ -81,6 +110,7 @@ describe('HomeKit Secure Video recording', () => {
     await client?.close();
     await mqtt?.close();
     await hb?.dispose();
+    await firstHb?.dispose();
     await camera?.stop();
     await broker?.stop();
   });
@@ -134,6 +164,8 @@ describe('HomeKit Secure Video recording', () => {
 
     const clip = await probeClip(recording.joined(), motionAt);
     assert.equal(clip.decodeErrors, '', 'FFmpeg decodes the joined clip without errors');
+    assert.ok(clip.videoDts.length >= 15 * fragments.length * 0.9, `${clip.videoDts.length} video packets`);
+    assert.ok(clip.videoDts.every((d, i) => i === 0 || d > (clip.videoDts[i - 1] ?? -Infinity)), 'video timestamps rise across fragments');
     const video = clip.streams.find((s) => s.codec_type === 'video');
     const audio = clip.streams.find((s) => s.codec_type === 'audio');
     assert.equal(video?.codec_name, 'h264');
@@ -146,5 +178,95 @@ describe('HomeKit Secure Video recording', () => {
     console.log(`recording: init ${init.data.length} B, ${fragments.length} fragments (${fragments.map((f) => Math.round(f.data.length / 1024)).join('/')} KiB), first ${firstAfterMs.toFixed(0)} ms after open, gaps ${gaps.map((g) => g.toFixed(0)).join('/')} ms, first picture ${prebufferedMs} ms before the motion, ${video?.nb_read_frames} video frames`);
     assert.ok(Math.abs(prebufferedMs - SELECTION.prebufferMs) <= 1000, `first picture ${prebufferedMs} ms before the motion (prebuffer ${SELECTION.prebufferMs} ms)`);
     await connection.close();
+  });
+
+  it('refusals: a second session while one records is BUSY; recording off or camera off is NOT_ALLOWED', async () => {
+    const { connection, recording } = await record(hub, 1);
+    assert.equal(await refusal(hub), CloseReason.BUSY);
+    recording.close();
+    await connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+
+    await hub.write(hub.refs.active, 0);
+    assert.equal(await refusal(hub), CloseReason.NOT_ALLOWED);
+    await hub.write(hub.refs.active, 1);
+    await hub.write(hub.refs.cameraActive, 0);
+    assert.equal(await refusal(hub), CloseReason.NOT_ALLOWED);
+    await hub.write(hub.refs.cameraActive, 1);
+    assert.equal(recordingFfmpegs(hb), 0, 'refusals start no FFmpeg');
+  });
+
+  it('a dropped data stream connection ends the recording FFmpeg, and the next recording works', async () => {
+    const dropped = await record(hub, 2);
+    assert.equal(recordingFfmpegs(hb), 1);
+    await dropped.connection.close('rst');
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit after the drop' });
+    const next = await record(hub, 2);
+    next.recording.close();
+    await next.connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+  });
+
+  it('an FFmpeg killed mid-recording ends the clip with an error close (not a stall), and the next recording works', async () => {
+    const { connection, recording } = await record(hub, 2);
+    const pid = hb.pid ? descendants(hb.pid).find((p) => p.comm === 'ffmpeg' && p.args.includes('frag_keyframe'))?.pid : undefined;
+    assert.ok(pid, 'recording FFmpeg pid');
+    const killedAt = performance.now();
+    process.kill(pid, 'SIGKILL');
+    const reason = await recording.waitForAccessoryClose(10_000);
+    const closedAfterMs = performance.now() - killedAt;
+    console.log(`killed recording FFmpeg: accessory closed with reason ${reason} after ${closedAfterMs.toFixed(0)} ms`);
+    assert.equal(reason, CloseReason.UNEXPECTED_FAILURE);
+    await connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'no recording FFmpeg left' });
+    const next = await record(hub, 2);
+    next.recording.close();
+    await next.connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+  });
+
+  it('a viewer watching live while a recording runs costs the camera one RTSP session', async () => {
+    const sessionsBefore = camera.sessionsOpened();
+    const { connection, recording } = await record(hub, 1);
+    const stream = await client.startStream({ width: 640, height: 360, fps: 15, bitrateKbps: 800 });
+    try {
+      await stream.waitForFrames(15, 20_000);
+      await recording.waitForFragments(recording.fragments.length + 2, 10_000);
+    } finally {
+      await stream.stop();
+      recording.close();
+      await connection.close();
+    }
+    // The feed was already held by the armed prebuffer: neither the clip nor the viewer reconnects.
+    assert.equal(camera.sessionsOpened() - sessionsBefore, 0, 'no new camera session');
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+  });
+
+  it('a Homebridge restart keeps the selected configuration and Active, leaves no FFmpeg, and recording works again', async () => {
+    const selected = await hub.read(hub.refs.selected);
+    const { connection } = await record(hub, 1);
+    firstHb = hb;
+    const pid = hb.pid;
+    await hb.stop();
+    await connection.close().catch(() => undefined);
+    await hub.close();
+    await client.close();
+    assert.ok(pid !== undefined && descendants(pid).length === 0, 'no child of the old Homebridge survives');
+    const from = 0;
+    hb = await Homebridge.start({
+      storageDir: firstHb.storageDir,
+      platform: { sourceLingerSeconds: 2, cameras: CAMERAS(camera.url), mqtt: { url: broker.url, username: 'cctv', password: 'cctv-pass', topicPrefix: 'cctv' } },
+    });
+    client = HapCameraClient.connect({ port: await hb.accessoryPort('Rec Cam'), pairing: client.pairing });
+    hub = await HdsHub.connect(client);
+    // HAP-NodeJS replays the stored selection and Active to the delegate at start.
+    await hb.waitForLog(/Rec Cam: recording armed by the home hub/, 10_000, from);
+    assert.equal(await hub.read(hub.refs.selected), selected, 'selected configuration survived');
+    assert.equal(Number(await hub.read(hub.refs.active)), 1, 'recording Active survived');
+    await new Promise((r) => setTimeout(r, 5500));
+    const next = await record(hub, 2);
+    next.recording.close();
+    await next.connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
   });
 });
