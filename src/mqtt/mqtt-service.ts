@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import type { CameraConfig, MqttConfig } from '../config/config-types.js';
 import type { HealthState } from '../health/health-types.js';
 import type { Log } from '../logging.js';
+import { recordingDiscovery, recordingDiscoveryTopic, recordingPayload, recordingTopic } from '../recording/recording-mqtt.js';
+import type { RecordingState } from '../recording/recording-state.js';
 import { bridgeDiscovery, cameraDiscovery, discoveryTopicsFor, nodeId } from './discovery.js';
 import { HealthPublisher } from './health-publisher.js';
 import { MqttConnection } from './mqtt-connection.js';
@@ -61,6 +63,11 @@ export class MqttService {
     this.publisher.publish(cameraId, state);
   }
 
+  /** HomeKit Secure Video state of a recording camera (retained). */
+  publishRecording(cameraId: string, state: RecordingState): void {
+    this.connection.publishRetained(recordingTopic(this.topics, cameraId), recordingPayload(state));
+  }
+
   async close(): Promise<void> {
     this.publisher.close();
     await this.connection.close({ timeoutMs: 2000 });
@@ -69,6 +76,7 @@ export class MqttService {
   private publishDiscovery(): void {
     const options = { topics: this.topics, swVersion: this.o.version };
     const messages = [bridgeDiscovery(options), ...this.o.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
+    for (const camera of this.o.cameras) if (camera.recording) messages.push(recordingDiscovery(camera, this.topics, this.o.version));
     for (const message of messages) this.connection.publishRetained(message.topic, JSON.stringify(message.payload));
   }
 
@@ -82,6 +90,8 @@ export class MqttService {
     for (const stale of discoveryTopicsFor(id, this.topics)) this.connection.publishRetained(stale, '');
     this.connection.publishRetained(this.topics.status(id), '');
     this.connection.publishRetained(this.topics.health(id), '');
+    this.connection.publishRetained(recordingDiscoveryTopic(this.topics, id), '');
+    this.connection.publishRetained(recordingTopic(this.topics, id), '');
   }
 
   private onSet(topic: string, payload: Buffer): void {

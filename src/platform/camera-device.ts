@@ -164,6 +164,8 @@ export class CameraDevice {
     const controller = this.controller as CameraController & { ringDoorbell?: () => void };
     if (!this.o.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
     controller.ringDoorbell();
+    // Home hubs do not arm doorbell triggers (HAP-NodeJS #976): a ring also counts as motion, so it records.
+    if (this.recording) this.setMotion(true);
     return true;
   }
 

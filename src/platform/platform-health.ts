@@ -82,6 +82,7 @@ export class PlatformHealth {
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc, levelIdc: video.sps?.levelIdc, width: video.sps?.width ?? video.width, height: video.sps?.height ?? video.height } : undefined;
       },
       cameraDown: () => monitor.state.state === 'offline',
+      recording: (state) => this.mqtt?.publishRecording(camera.id, state),
     };
   }
 

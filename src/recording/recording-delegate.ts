@@ -67,6 +67,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
 
   constructor(private readonly o: RecordingDelegateInit) {
     this.state = initialRecordingState(this.nowMs());
+    this.emitState();
   }
 
   private nowMs(): number {
@@ -116,6 +117,10 @@ export class RecordingDelegate implements CameraRecordingDelegate {
 
   private emit(event: RecordingEvent): void {
     this.state = reduceRecordingState(this.state, event, this.nowMs());
+    this.emitState();
+  }
+
+  private emitState(): void {
     try {
       this.o.onState?.(this.state);
     } catch (error) {

@@ -45,8 +45,9 @@ async function probeClip(data: Buffer, nowMs: number): Promise<ProbedClip> {
     writeFileSync(file, data);
     const probe = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file], { maxBuffer: 16 << 20 });
     const parsed = JSON.parse(probe.stdout) as { streams: ProbedClip['streams'] };
-    // passthrough: the null muxer's constant-rate conversion would flag camera timestamp jitter, which is not a decode error.
-    const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-fps_mode', 'passthrough', '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    // The camera's own timestamps jitter (copy keeps them); in a 1/fps encoder time base two frames can
+    // round to one tick, which the null muxer reports although nothing failed to decode. Keep the input's.
+    const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-fps_mode', 'passthrough', '-enc_time_base:v', '-1', '-f', 'null', '-'], { maxBuffer: 16 << 20 });
     const packets = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts', '-of', 'csv=p=0', file], { maxBuffer: 16 << 20 });
     const dts = packets.stdout.trim().split('\n').map(Number);
     const band = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-frames:v', '1', '-vf', BAND_FILTER, '-f', 'rawvideo', 'pipe:1'], { encoding: 'buffer', maxBuffer: 16 << 20 });
@@ -124,6 +125,7 @@ describe('HomeKit Secure Video recording', () => {
     const from = hb.logs.length;
     await hub.arm(SELECTION, { audio: true });
     await hb.waitForLog(/Rec Cam: recording armed by the home hub/, 10_000, from);
+    await mqtt.waitFor('cctv/rec/recording', (p) => (JSON.parse(p) as { status: string }).status === 'armed', 5000);
     // The prebuffer needs 4 s + one GOP of feed before a clip can start that far back.
     await new Promise((r) => setTimeout(r, 6500));
 
@@ -139,10 +141,14 @@ describe('HomeKit Secure Video recording', () => {
     const openedAt = performance.now();
     const recording = await hub.openRecording(connection);
     assert.deepEqual(recording.openStatus, { status: 0, reason: 0 });
+    await mqtt.waitFor('cctv/rec/recording', (p) => (JSON.parse(p) as { status: string }).status === 'recording', 5000);
     await recording.waitForFragments(8, 30_000);
+    const mqttFrom = mqtt.messages.length;
     recording.close(CloseReason.NORMAL);
     await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
     await hb.waitForLog(/Rec Cam: recording 1 ended/, 5000, from);
+    const health = await mqtt.waitFor('cctv/rec/recording', (p) => (JSON.parse(p) as { status: string }).status === 'armed', 5000, mqttFrom);
+    assert.deepEqual((({ clipsToday, lastCloseReason, mode }) => ({ clipsToday, lastCloseReason, mode }))(JSON.parse(health.payload) as Record<string, unknown>), { clipsToday: 1, lastCloseReason: 'hub-closed', mode: 'copy' });
 
     assert.deepEqual(recording.problems, []);
     const [init, ...fragments] = recording.packets;
@@ -162,6 +168,7 @@ describe('HomeKit Secure Video recording', () => {
     assert.ok(firstAfterMs < 5000, `first fragment ${firstAfterMs.toFixed(0)} ms after open`);
     assert.ok(live.every((g) => g <= SELECTION.fragmentMs + 1000), `fragment gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
 
+    if (process.env.HKSV_DUMP) writeFileSync(process.env.HKSV_DUMP, recording.joined());
     const clip = await probeClip(recording.joined(), motionAt);
     assert.equal(clip.decodeErrors, '', 'FFmpeg decodes the joined clip without errors');
     assert.ok(clip.videoDts.length >= 15 * fragments.length * 0.9, `${clip.videoDts.length} video packets`);
