@@ -14,10 +14,11 @@ import { BAND_FILTER, readStamp, splitBands } from '../../bench/stamp.js';
 import { firstVideoNalTypes, videoTrackId } from '../helpers/fmp4.js';
 import { HapCameraClient } from '../helpers/hap-camera-client.js';
 import type { HdsConnection } from '../helpers/hds-connection.js';
-import { CloseReason, HdsHub, REAL_HUB_SELECTION, type HubRecording, type SelectedRecordingConfig } from '../helpers/hds-hub.js';
+import { CloseReason, HdsHub, REAL_HUB_SELECTION, REAL_HUB_SELECTION_B64, type HubRecording, type SelectedRecordingConfig } from '../helpers/hds-hub.js';
 import { Homebridge, TEST_PIN } from '../helpers/homebridge.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttRecorder } from '../helpers/mqtt-recorder.js';
+import { treeCpuSeconds } from '../helpers/fault-tools.js';
 import { descendants } from '../helpers/processes.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,6 +30,28 @@ const SELECTION: SelectedRecordingConfig = { ...REAL_HUB_SELECTION, width: 640, 
 
 function recordingFfmpegs(hb: Homebridge): number {
   return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && p.args.includes('frag_keyframe')).length : 0;
+}
+
+/** CPU use of the running recording FFmpeg since `since` (performance.now()), as "x.x s (y %)". */
+function recordingCpu(hb: Homebridge, since: number): string {
+  const pid = hb.pid ? descendants(hb.pid).find((p) => p.comm === 'ffmpeg' && p.args.includes('frag_keyframe'))?.pid : undefined;
+  if (!pid) return 'unknown';
+  const seconds = treeCpuSeconds(pid);
+  const wall = (performance.now() - since) / 1000;
+  return `${seconds.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)} % of one core)`;
+}
+
+/** Keyframe times (s) of the clip's video. */
+async function keyframeTimes(data: Buffer): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cctv-clip-'));
+  const file = join(dir, 'clip.mp4');
+  try {
+    writeFileSync(file, data);
+    const out = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], { maxBuffer: 16 << 20 });
+    return out.stdout.trim().split('\n').map((l) => l.split(',')).filter(([, flags]) => flags?.startsWith('K')).map(([t]) => Number(t));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface ProbedClip {
@@ -143,6 +166,7 @@ describe('HomeKit Secure Video recording', () => {
     assert.deepEqual(recording.openStatus, { status: 0, reason: 0 });
     await mqtt.waitFor('cctv/rec/recording', (p) => (JSON.parse(p) as { status: string }).status === 'recording', 5000);
     await recording.waitForFragments(8, 30_000);
+    const cpu = recordingCpu(hb, openedAt);
     const mqttFrom = mqtt.messages.length;
     recording.close(CloseReason.NORMAL);
     await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
@@ -168,7 +192,6 @@ describe('HomeKit Secure Video recording', () => {
     assert.ok(firstAfterMs < 5000, `first fragment ${firstAfterMs.toFixed(0)} ms after open`);
     assert.ok(live.every((g) => g <= SELECTION.fragmentMs + 1000), `fragment gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
 
-    if (process.env.HKSV_DUMP) writeFileSync(process.env.HKSV_DUMP, recording.joined());
     const clip = await probeClip(recording.joined(), motionAt);
     assert.equal(clip.decodeErrors, '', 'FFmpeg decodes the joined clip without errors');
     assert.ok(clip.videoDts.length >= 15 * fragments.length * 0.9, `${clip.videoDts.length} video packets`);
@@ -182,9 +205,36 @@ describe('HomeKit Secure Video recording', () => {
     assert.equal(audio?.sample_rate, '32000');
     assert.ok(clip.firstStampMs !== undefined, 'the first picture carries a readable wall-clock stamp');
     const prebufferedMs = motionAt - clip.firstStampMs;
-    console.log(`recording: init ${init.data.length} B, ${fragments.length} fragments (${fragments.map((f) => Math.round(f.data.length / 1024)).join('/')} KiB), first ${firstAfterMs.toFixed(0)} ms after open, gaps ${gaps.map((g) => g.toFixed(0)).join('/')} ms, first picture ${prebufferedMs} ms before the motion, ${video?.nb_read_frames} video frames`);
+    console.log(`recording: init ${init.data.length} B, ${fragments.length} fragments (${fragments.map((f) => Math.round(f.data.length / 1024)).join('/')} KiB), first ${firstAfterMs.toFixed(0)} ms after open, gaps ${gaps.map((g) => g.toFixed(0)).join('/')} ms, first picture ${prebufferedMs} ms before the motion, ${video?.nb_read_frames} video frames, recording FFmpeg CPU ${cpu}`);
     assert.ok(Math.abs(prebufferedMs - SELECTION.prebufferMs) <= 1000, `first picture ${prebufferedMs} ms before the motion (prebuffer ${SELECTION.prebufferMs} ms)`);
     await connection.close();
+  });
+
+  it("a real hub's exact selection (1200x1600@24) transcodes: IDR-led fragments of at most 4 s at the selected size", async () => {
+    await hub.arm(Buffer.from(REAL_HUB_SELECTION_B64, 'base64'), { audio: true });
+    const from = hb.logs.length;
+    const openedAt = performance.now();
+    const { connection, recording } = await record(hub, 3);
+    await hb.waitForLog(/Rec Cam: recording \d+ started \(transcode: the hub selected 1200x1600/, 1000, from);
+    const cpu = recordingCpu(hb, openedAt);
+    recording.close();
+    await connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+    const [init, ...fragments] = recording.packets;
+    assert.ok(init);
+    const track = videoTrackId(init.data);
+    for (const [i, f] of fragments.entries()) assert.ok(firstVideoNalTypes(f.data, track).includes(5), `fragment ${i + 1} starts with an IDR`);
+    const clip = await probeClip(recording.joined(), Date.now());
+    assert.equal(clip.decodeErrors, '');
+    const video = clip.streams.find((s) => s.codec_type === 'video');
+    assert.deepEqual([video?.width, video?.height, video?.profile], [1200, 1600, 'Main']);
+    assert.equal(clip.streams.find((s) => s.codec_type === 'audio')?.profile, 'LC');
+    const keys = await keyframeTimes(recording.joined());
+    const intervals = keys.slice(1).map((t, i) => t - (keys[i] ?? t));
+    assert.ok(keys.length >= fragments.length, `${keys.length} keyframes for ${fragments.length} fragments`);
+    assert.ok(intervals.every((d) => d <= REAL_HUB_SELECTION.fragmentMs / 1000 + 1 / REAL_HUB_SELECTION.fps + 0.01), `keyframe intervals ${intervals.map((d) => d.toFixed(2)).join('/')} s`);
+    console.log(`transcode recording: ${fragments.length} fragments (${fragments.map((f) => Math.round(f.data.length / 1024)).join('/')} KiB), keyframe intervals ${intervals.map((d) => d.toFixed(2)).join('/')} s, recording FFmpeg CPU ${cpu}`);
+    await hub.arm(SELECTION, { audio: true });
   });
 
   it('refusals: a second session while one records is BUSY; recording off or camera off is NOT_ALLOWED', async () => {
