@@ -282,6 +282,27 @@ describe('HomeKit Secure Video recording', () => {
     await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
   });
 
+  it('a camera that dies mid-recording ends the clip with an error close, and recording works once it is back', async () => {
+    const { connection, recording } = await record(hub, 2);
+    const killedAt = performance.now();
+    await camera.kill();
+    const reason = await recording.waitForAccessoryClose(15_000);
+    const closedAfterMs = performance.now() - killedAt;
+    console.log(`camera killed: accessory closed with reason ${reason} after ${closedAfterMs.toFixed(0)} ms`);
+    assert.equal(reason, CloseReason.UNEXPECTED_FAILURE);
+    await connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'no recording FFmpeg left' });
+    const mark = camera.mark();
+    await camera.startAgain();
+    // The armed prebuffer reconnects by itself (backoff ≤ 10 s); then give it a prebuffer's worth of feed.
+    await waitFor(() => camera.requests('PLAY', mark) > 0, { timeoutMs: 20_000, what: 'the feed to reconnect' });
+    await new Promise((r) => setTimeout(r, 5500));
+    const next = await record(hub, 2);
+    next.recording.close();
+    await next.connection.close();
+    await waitFor(() => recordingFfmpegs(hb) === 0, { timeoutMs: 5000, what: 'the recording FFmpeg to exit' });
+  });
+
   it('a viewer watching live while a recording runs costs the camera one RTSP session', async () => {
     const sessionsBefore = camera.sessionsOpened();
     const { connection, recording } = await record(hub, 1);
