@@ -151,7 +151,7 @@ async function viewerStart(source: SharedSource, variant: ViewerVariant): Promis
   } finally {
     clearTimeout(timer);
     attachment?.release();
-    await proc.stop('bench');
+    await proc.stop('closed');
     socket.close();
   }
 }

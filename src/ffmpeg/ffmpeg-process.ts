@@ -7,12 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { ProgressParser, type FfmpegProgress } from './progress-parser.js';
 import { StderrRing } from './stderr-ring.js';
+import { isTeardownReason, type TeardownReason } from '../lifecycle/teardown-reason.js';
 
 export interface FfmpegExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** Why we stopped it, when we did; undefined means FFmpeg ended on its own. */
-  stopReason?: string;
+  stopReason?: TeardownReason;
   /** The last stderr lines, unredacted: redact before printing. */
   stderr: string[];
 }
@@ -41,7 +42,7 @@ export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
   private readonly child: ChildProcess;
   private readonly ring = new StderrRing();
-  private stopReason: string | undefined;
+  private stopReason: TeardownReason | undefined;
   private done = false;
   private killTimer: NodeJS.Timeout | undefined;
 
@@ -104,12 +105,12 @@ export class FfmpegProcess {
   }
 
   /** Idempotent: SIGTERM now, SIGKILL if it is still alive after the bound. */
-  stop(reason = 'stopped'): Promise<FfmpegExit> {
+  stop(reason: TeardownReason): Promise<FfmpegExit> {
     this.requestStop(reason);
     return this.exited;
   }
 
-  private requestStop(reason: string): void {
+  private requestStop(reason: TeardownReason): void {
     if (!this.done && this.stopReason === undefined) {
       this.stopReason = reason;
       this.child.stdin?.destroy();
@@ -120,9 +121,8 @@ export class FfmpegProcess {
   }
 }
 
-function abortReason(signal: AbortSignal | undefined): string {
+/** Our owners abort with a TeardownReason; anything else (a bare `abort()`) counts as cancelled. */
+function abortReason(signal: AbortSignal | undefined): TeardownReason {
   const reason: unknown = signal?.reason;
-  if (typeof reason === 'string') return reason;
-  if (reason instanceof Error) return reason.message;
-  return 'aborted';
+  return isTeardownReason(reason) ? reason : 'cancelled';
 }

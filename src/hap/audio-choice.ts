@@ -1,6 +1,6 @@
 /** Whether a viewer gets audio, and if not, the reason a person can act on. Pure. */
 import type { AudioConfig } from '../config/config-types.js';
-import type { AudioRequest } from './stream-session.js';
+import type { AudioRequest } from './hap-request-types.js';
 
 export function chooseAudio(
   config: AudioConfig,

@@ -5,31 +5,9 @@
 import type { CameraConfig } from '../config/config-types.js';
 import type { H264Profile } from '../ffmpeg/args/stream-args.js';
 import type { HapEnums } from './hap-enums.js';
-import type { AudioRequest, VideoRequest } from './stream-session.js';
+import type { AudioRequest, RawAudioInfo, RawVideoInfo, VideoRequest } from './hap-request-types.js';
 
 export type Mapped<T> = { ok: true; value: T } | { ok: false; error: string };
-
-export interface RawVideoInfo {
-  profile: number;
-  level: number;
-  width: number;
-  height: number;
-  fps: number;
-  pt: number;
-  max_bit_rate: number;
-  rtcp_interval: number;
-  mtu: number;
-}
-
-export interface RawAudioInfo {
-  codec: string;
-  channel: number;
-  bit_rate: number;
-  sample_rate: number;
-  packet_time: number;
-  pt: number;
-  max_bit_rate: number;
-}
 
 const int = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const num = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;

@@ -6,32 +6,15 @@
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { describeTeardown, type SessionFailure, type TeardownReason } from '../lifecycle/teardown-reason.js';
 
-export interface SessionTarget {
-  address: string;
-  /** Our address on the HAP connection: where RTCP is received and SRTP is sent from. */
-  localAddress: string;
-  family: 'ipv4' | 'ipv6';
-  videoPort: number;
-  audioPort: number;
-  videoKeyAndSalt: Buffer;
-  audioKeyAndSalt: Buffer;
-}
-
-/** What the viewer asked for, validated and capped (see request-mapping.ts). */
-export type VideoRequest = Pick<VideoOutput, 'width' | 'height' | 'fps' | 'bitrateKbps' | 'profile' | 'level' | 'payloadType'> & {
-  mtu: number;
-  rtcpIntervalS: number;
-};
-
-export type AudioRequest = Omit<AudioOutput, 'ssrc' | 'target'>;
-
-export interface SessionDeps {
+export interface StreamSessionInit {
   id: string;
   ffmpegPath: string;
   source: SharedSource;
@@ -47,9 +30,8 @@ export interface SessionDeps {
   startTimeoutMs: number;
   copyFallbackMs: number;
   onFirstFrame: (ms: number) => void;
-  onProgress: (progress: FfmpegProgress) => void;
   /** Called once when the session ends for any reason other than a STOP from HomeKit. */
-  onSelfEnded: (reason: string) => void;
+  onSelfEnded: (reason: SessionFailure) => void;
   onEnded: () => void;
 }
 
@@ -68,13 +50,13 @@ export class StreamSession {
   private mode: 'copy' | 'transcode' = 'copy';
 
   private constructor(
-    private readonly deps: SessionDeps,
+    private readonly deps: StreamSessionInit,
     readonly target: SessionTarget,
     readonly videoRtcp: RtcpReceiver,
     readonly audioRtcp: RtcpReceiver,
   ) {}
 
-  static async prepare(deps: SessionDeps, target: SessionTarget): Promise<StreamSession> {
+  static async prepare(deps: StreamSessionInit, target: SessionTarget): Promise<StreamSession> {
     const video = await RtcpReceiver.bind(target.localAddress, target.family);
     try {
       const audio = await RtcpReceiver.bind(target.localAddress, target.family);
@@ -101,7 +83,7 @@ export class StreamSession {
     this.videoRtcp.lastPacketAt = this.startedAt;
     this.watchdog = setInterval(() => this.checkViewer(), 1000);
     this.watchdog.unref();
-    fireAndForget(this.deps.log, `${this.deps.id}: stream start`, this.launch().catch((error: unknown) => this.selfEnd(`could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`)));
+    fireAndForget(this.deps.log, `${this.deps.id}: stream start`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not start: ${this.deps.redact(error instanceof Error ? error.message : String(error))}`)));
   }
 
   /** New resolution/fps/bitrate: transcoding sessions swap their FFmpeg, copy sessions cannot change. */
@@ -113,16 +95,16 @@ export class StreamSession {
       return;
     }
     this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
-    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launch().catch((error: unknown) => this.selfEnd(`could not reconfigure: ${error instanceof Error ? error.message : String(error)}`)));
+    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not reconfigure: ${error instanceof Error ? error.message : String(error)}`)));
   }
 
   /** Ends the session; idempotent, resolves when FFmpeg is gone and the ports are closed. */
-  end(reason: string): Promise<void> {
-    this.ended ??= this.teardown(reason);
+  end(reason: TeardownReason, message = describeTeardown(reason)): Promise<void> {
+    this.ended ??= this.teardown(reason, message);
     return this.ended;
   }
 
-  private async teardown(reason: string): Promise<void> {
+  private async teardown(reason: TeardownReason, message: string): Promise<void> {
     clearInterval(this.watchdog);
     this.controller.abort(reason);
     this.attachment?.release();
@@ -131,14 +113,14 @@ export class StreamSession {
     this.videoRtcp.close();
     this.audioRtcp.close();
     const seconds = this.startedAt ? ((performance.now() - this.startedAt) / 1000).toFixed(1) : '0';
-    this.deps.log.info(`${this.deps.id}: stream stopped after ${seconds} s (${reason})`);
+    this.deps.log.info(`${this.deps.id}: stream stopped after ${seconds} s (${message})`);
     this.deps.onEnded();
   }
 
-  private selfEnd(reason: string): void {
+  private selfEnd(reason: SessionFailure, message: string): void {
     if (!this.active) return;
-    this.deps.log.warn(`${this.deps.id}: ${reason}`);
-    fireAndForget(this.deps.log, `${this.deps.id}: stream teardown`, this.end(reason));
+    this.deps.log.warn(`${this.deps.id}: ${message}`);
+    fireAndForget(this.deps.log, `${this.deps.id}: stream teardown`, this.end(reason, message));
     this.deps.onSelfEnded(reason);
   }
 
@@ -201,7 +183,7 @@ export class StreamSession {
     this.ffmpeg = proc;
     const stdin = proc.stdin;
     if (!stdin) throw new Error('FFmpeg has no stdin');
-    this.attachment = this.deps.source.attach(this.deps.id, stdin, (why) => this.selfEnd(why));
+    this.attachment = this.deps.source.attach(this.deps.id, stdin, (message) => this.selfEnd('feed-ended', message));
     // Swap only after the new one is attached, so a reconfigure never leaves the feed unheld.
     previous.attachment?.release();
     if (previous.ffmpeg) fireAndForget(this.deps.log, `${this.deps.id}: stopping the replaced FFmpeg`, previous.ffmpeg.stop('reconfigured'));
@@ -211,7 +193,7 @@ export class StreamSession {
         if (this.ffmpeg !== proc || !this.active || this.firstFrameSeen) return;
         this.deps.onCopyFailed();
         this.deps.log.warn(`${this.deps.id}: copy mode gave no frames within ${this.deps.copyFallbackMs} ms; transcoding this camera from now on`);
-        fireAndForget(this.deps.log, `${this.deps.id}: transcode fallback`, this.launch().catch((error: unknown) => this.selfEnd(`transcode fallback failed: ${String(error)}`)));
+        fireAndForget(this.deps.log, `${this.deps.id}: transcode fallback`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `transcode fallback failed: ${String(error)}`)));
       }, this.deps.copyFallbackMs);
       timer.unref();
       this.controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
@@ -224,19 +206,18 @@ export class StreamSession {
       this.firstFrameSeen = true;
       this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
     }
-    this.deps.onProgress(progress);
   }
 
   private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {
     if (proc !== this.ffmpeg || exit.stopReason !== undefined || !this.active) return;
     const tail = exit.stderr.slice(-5).map((l) => this.deps.redact(l)).join(' | ');
-    this.selfEnd(`FFmpeg exited (${exit.code ?? exit.signal})${tail ? `: ${tail}` : ''}`);
+    this.selfEnd('ffmpeg-exited', `FFmpeg exited (${exit.code ?? exit.signal})${tail ? `: ${tail}` : ''}`);
   }
 
   private checkViewer(): void {
     const silentMs = performance.now() - Math.max(this.videoRtcp.lastPacketAt, this.audioRtcp.lastPacketAt);
     if (silentMs > this.deps.viewerTimeoutMs) {
-      this.selfEnd(`viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);
+      this.selfEnd('viewer-gone', `viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);
     }
   }
 }

@@ -8,14 +8,14 @@ import type {
   SnapshotRequestCallback, StreamingRequest, StreamRequestCallback,
 } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
-import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import type { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SharedSource } from '../source/shared-source.js';
 import { chooseAudio } from './audio-choice.js';
 import { once } from './callback-once.js';
 import { hapEnums, type HapEnums } from './hap-enums.js';
-import { keyAndSalt, mapAudio, mapVideo, type RawVideoInfo } from './request-mapping.js';
+import type { RawVideoInfo } from './hap-request-types.js';
+import { keyAndSalt, mapAudio, mapVideo } from './request-mapping.js';
 import { StreamSession } from './stream-session.js';
 import { chooseVideoMode, type CameraStreamInfo } from './video-mode.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -31,7 +31,7 @@ export interface DelegateTimings {
   prepareTimeoutMs: number;
 }
 
-export interface DelegateDeps {
+export interface StreamingDelegateInit {
   api: API['hap'];
   camera: CameraConfig;
   ffmpegPath: string;
@@ -44,7 +44,6 @@ export interface DelegateDeps {
   streamInfo: () => CameraStreamInfo | undefined;
   onViewers: (count: number) => void;
   onFirstFrame: (ms: number) => void;
-  onProgress: (progress: FfmpegProgress) => void;
 }
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,8 +57,8 @@ export class StreamingDelegate implements CameraStreamingDelegate {
   private audioWarned = false;
   private closed = false;
 
-  constructor(private readonly d: DelegateDeps) {
-    this.enums = hapEnums(d.api);
+  constructor(private readonly init: StreamingDelegateInit) {
+    this.enums = hapEnums(init.api);
   }
 
   get activeSessions(): number {
@@ -73,10 +72,10 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       done(new Error(`snapshot size ${String(width)}x${String(height)} is out of range`));
       return;
     }
-    fireAndForget(this.d.log, 'snapshot', this.d.snapshots.get(width, height).then(
+    fireAndForget(this.init.log, 'snapshot', this.init.snapshots.get(width, height).then(
       (snapshot) => done(undefined, snapshot.jpeg),
       (error: unknown) => {
-        this.d.log.warn(`snapshot failed: ${this.d.redact(error instanceof Error ? error.message : String(error))}`);
+        this.init.log.warn(`snapshot failed: ${this.init.redact(error instanceof Error ? error.message : String(error))}`);
         done(error instanceof Error ? error : new Error(String(error)));
       },
     ));
@@ -84,11 +83,11 @@ export class StreamingDelegate implements CameraStreamingDelegate {
 
   prepareStream(request: PrepareStreamRequest, callback: PrepareStreamCallback): void {
     const done = once(callback);
-    fireAndForget(this.d.log, 'stream setup', this.prepare(request).then(
+    fireAndForget(this.init.log, 'stream setup', this.prepare(request).then(
       (response) => done(undefined, response),
       (error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
-        this.d.log.warn(`stream setup refused: ${message}`);
+        this.init.log.warn(`stream setup refused: ${message}`);
         done(error instanceof Error ? error : new Error(message));
       },
     ));
@@ -96,7 +95,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
 
   private async prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
     if (this.closed) throw new Error('the camera is shutting down');
-    if (this.sessions.size >= this.d.camera.maxStreams) await this.evictOrphan();
+    if (this.sessions.size >= this.init.camera.maxStreams) await this.evictOrphan();
     // HAP-NodeJS turns any session id bytes into a string: a 3-byte id arrives as "010203----".
     if (!SESSION_ID.test(request.sessionID)) throw new Error('the session id is not a 16-byte UUID');
     const suite = this.enums.SRTPCryptoSuites.AES_CM_128_HMAC_SHA1_80;
@@ -108,34 +107,33 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     if (!validPort(request.video.port) || !validPort(request.audio.port)) throw new Error('invalid RTP port');
     if (isIP(request.targetAddress) === 0 || isIP(request.sourceAddress) === 0) throw new Error('invalid address');
     const old = this.sessions.get(request.sessionID);
-    if (old) await old.end('set up again');
+    if (old) await old.end('set-up-again');
 
     const session = await StreamSession.prepare({
       id: `[${request.sessionID.slice(0, 8)}]`,
-      ffmpegPath: this.d.ffmpegPath,
-      source: this.d.source,
-      log: this.d.log,
-      redact: this.d.redact,
-      encoder: this.d.camera.video.encoder,
-      mode: () => ({ ...chooseVideoMode(this.d.camera.video.mode, this.d.streamInfo(), this.copyFailed), auto: this.d.camera.video.mode === 'auto' }),
+      ffmpegPath: this.init.ffmpegPath,
+      source: this.init.source,
+      log: this.init.log,
+      redact: this.init.redact,
+      encoder: this.init.camera.video.encoder,
+      mode: () => ({ ...chooseVideoMode(this.init.camera.video.mode, this.init.streamInfo(), this.copyFailed), auto: this.init.camera.video.mode === 'auto' }),
       onCopyFailed: () => { this.copyFailed = true; },
       audio: (requested) => {
-        const choice = chooseAudio(this.d.camera.audio, requested, this.d.encoders, this.d.source.hasAudio);
+        const choice = chooseAudio(this.init.camera.audio, requested, this.init.encoders, this.init.source.hasAudio);
         if (choice && 'skip' in choice) {
-          if (!this.audioWarned) this.d.log.warn(`audio dropped, video continues: ${choice.skip}`);
+          if (!this.audioWarned) this.init.log.warn(`audio dropped, video continues: ${choice.skip}`);
           this.audioWarned = true;
         }
         return choice;
       },
-      viewerTimeoutMs: this.d.timings.viewerTimeoutMs,
-      startTimeoutMs: this.d.timings.startTimeoutMs,
-      copyFallbackMs: this.d.timings.copyFallbackMs,
-      onFirstFrame: (ms) => this.d.onFirstFrame(ms),
-      onProgress: (p) => this.d.onProgress(p),
+      viewerTimeoutMs: this.init.timings.viewerTimeoutMs,
+      startTimeoutMs: this.init.timings.startTimeoutMs,
+      copyFallbackMs: this.init.timings.copyFallbackMs,
+      onFirstFrame: (ms) => this.init.onFirstFrame(ms),
       onSelfEnded: () => this.controller?.forceStopStreamingSession(request.sessionID),
       onEnded: () => {
         if (this.sessions.get(request.sessionID) === session) this.sessions.delete(request.sessionID);
-        this.d.onViewers(this.sessions.size);
+        this.init.onViewers(this.sessions.size);
       },
     }, {
       address: request.targetAddress,
@@ -147,11 +145,11 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       audioKeyAndSalt: audioKey,
     });
     this.sessions.set(request.sessionID, session);
-    this.d.onViewers(this.sessions.size);
+    this.init.onViewers(this.sessions.size);
     const timer = setTimeout(() => {
       this.prepareTimers.delete(request.sessionID);
-      fireAndForget(this.d.log, 'ending a never-started session', session.end('set up but never started'));
-    }, this.d.timings.prepareTimeoutMs);
+      fireAndForget(this.init.log, 'ending a never-started session', session.end('never-started'));
+    }, this.init.timings.prepareTimeoutMs);
     timer.unref();
     this.prepareTimers.set(request.sessionID, timer);
     return {
@@ -167,7 +165,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       const type = request.type as string;
       if (type === this.enums.StreamRequestTypes.STOP) {
         this.clearPrepareTimer(request.sessionID);
-        if (session) fireAndForget(this.d.log, 'stream stop', session.end('stopped by HomeKit'));
+        if (session) fireAndForget(this.init.log, 'stream stop', session.end('stopped-by-homekit'));
         done();
         return;
       }
@@ -176,12 +174,12 @@ export class StreamingDelegate implements CameraStreamingDelegate {
         return;
       }
       if (type === this.enums.StreamRequestTypes.START && 'audio' in request) {
-        const video = mapVideo(this.enums, this.d.camera, request.video);
+        const video = mapVideo(this.enums, this.init.camera, request.video);
         const audio = mapAudio(this.enums, request.audio);
         if (!video.ok || !audio.ok) {
           const error = !video.ok ? video.error : !audio.ok ? audio.error : 'invalid request';
-          this.d.log.warn(`stream start refused: ${error}`);
-          fireAndForget(this.d.log, 'ending a refused session', session.end(`refused: ${error}`));
+          this.init.log.warn(`stream start refused: ${error}`);
+          fireAndForget(this.init.log, 'ending a refused session', session.end('refused', `refused: ${error}`));
           done(new Error(error));
           return;
         }
@@ -192,7 +190,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       }
       if (type === this.enums.StreamRequestTypes.RECONFIGURE && 'video' in request) {
         const v = request.video as unknown as Partial<RawVideoInfo>;
-        const mapped = mapVideo(this.enums, this.d.camera, { profile: -1, level: -1, pt: 99, mtu: 1378, rtcp_interval: 0.5, max_bit_rate: 0, width: 0, height: 0, fps: 0, ...v });
+        const mapped = mapVideo(this.enums, this.init.camera, { profile: -1, level: -1, pt: 99, mtu: 1378, rtcp_interval: 0.5, max_bit_rate: 0, width: 0, height: 0, fps: 0, ...v });
         if (mapped.ok) session.reconfigure(mapped.value);
         done();
         return;
@@ -209,7 +207,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     this.closed = true;
     for (const timer of this.prepareTimers.values()) clearTimeout(timer);
     this.prepareTimers.clear();
-    await Promise.all([...this.sessions.values()].map((s) => s.end('shutting down')));
+    await Promise.all([...this.sessions.values()].map((s) => s.end('closed')));
   }
 
   /**
@@ -224,7 +222,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       this.clearPrepareTimer(id);
       const session = this.sessions.get(id);
       if (!session) continue;
-      await session.end('never started; HomeKit set up a new stream instead');
+      await session.end('evicted');
       return;
     }
     throw new Error(`already ${this.sessions.size} viewers (maxStreams)`);

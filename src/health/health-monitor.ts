@@ -9,7 +9,7 @@ import { probeRtsp, type ProbeResult, type RtspProbeOptions } from './rtsp-probe
 import type { SdpVideoInfo } from './sdp.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
-export interface HealthMonitorOptions {
+export interface HealthMonitorInit {
   url: string;
   policy?: HealthPolicy;
   log: Log;
@@ -31,13 +31,13 @@ export class HealthMonitor {
   private lastVideo: SdpVideoInfo | undefined;
   private readonly policy: HealthPolicy;
 
-  constructor(private readonly o: HealthMonitorOptions) {
-    this.policy = o.policy ?? DEFAULT_HEALTH_POLICY;
+  constructor(private readonly init: HealthMonitorInit) {
+    this.policy = init.policy ?? DEFAULT_HEALTH_POLICY;
     this.current = initialHealth(this.now());
   }
 
   private now(): number {
-    return this.o.now?.() ?? Date.now();
+    return this.init.now?.() ?? Date.now();
   }
 
   get state(): HealthState {
@@ -61,10 +61,10 @@ export class HealthMonitor {
     if (next.state !== previous.state || next.reason !== previous.reason) {
       const why = next.reason ? ` (${next.reason})` : '';
       const line = `health ${previous.state} → ${next.state}${why}`;
-      if (next.state === 'offline') this.o.log.warn(next.lastError ? `${line}: ${next.lastError}` : line);
-      else this.o.log.info(line);
+      if (next.state === 'offline') this.init.log.warn(next.lastError ? `${line}: ${next.lastError}` : line);
+      else this.init.log.info(line);
     }
-    this.o.onChange(next, previous);
+    this.init.onChange(next, previous);
     // A failure seen by the feed (not by a probe) calls for the reducer's quick re-check now, not
     // whenever the timer armed for a healthy camera fires (up to a whole probe interval later).
     if (this.timer && !this.probing && next.consecutiveFailures > previous.consecutiveFailures) {
@@ -83,19 +83,19 @@ export class HealthMonitor {
     if (this.controller.signal.aborted) return;
     clearTimeout(this.timer);
     this.dueAt = this.now() + delayMs;
-    this.timer = setTimeout(() => fireAndForget(this.o.log, 'health probe', () => this.tick()), delayMs);
+    this.timer = setTimeout(() => fireAndForget(this.init.log, 'health probe', () => this.tick()), delayMs);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
     const started = this.now();
     try {
-      if (this.o.feedIsLive()) return;
-      const probe = this.o.probe ?? probeRtsp;
+      if (this.init.feedIsLive()) return;
+      const probe = this.init.probe ?? probeRtsp;
       this.probing = true;
       let result: ProbeResult;
       try {
-        result = await probe(this.o.url, { timeoutMs: this.o.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+        result = await probe(this.init.url, { timeoutMs: this.init.probeTimeoutMs ?? 5000, signal: this.controller.signal });
       } finally {
         this.probing = false;
       }

@@ -15,7 +15,7 @@ import { MqttConnection } from './mqtt-connection.js';
 import { parseSwitchPayload } from './payloads.js';
 import { createTopics, setTopicFilter, type SetKind, type Topics } from './topics.js';
 
-export interface MqttServiceOptions {
+export interface MqttServiceInit {
   config: MqttConfig;
   cameras: readonly CameraConfig[];
   log: Log;
@@ -30,25 +30,25 @@ export class MqttService {
   private readonly topics: Topics;
   private readonly ids: Set<string>;
 
-  constructor(private readonly o: MqttServiceOptions) {
-    const c = o.config;
+  constructor(private readonly init: MqttServiceInit) {
+    const c = init.config;
     this.topics = createTopics(c.topicPrefix, c.discoveryPrefix);
-    this.ids = new Set(o.cameras.map((camera) => camera.id));
+    this.ids = new Set(init.cameras.map((camera) => camera.id));
     this.connection = new MqttConnection({
       url: c.url,
       username: c.username || undefined,
       password: c.password || undefined,
       clientId: c.clientId || undefined,
-      tls: c.tls ? { ...c.tls, ca: readOptional(c.tls.ca, o.log), cert: readOptional(c.tls.cert, o.log), key: readOptional(c.tls.key, o.log) } : undefined,
+      tls: c.tls ? { ...c.tls, ca: readOptional(c.tls.ca, init.log), cert: readOptional(c.tls.cert, init.log), key: readOptional(c.tls.key, init.log) } : undefined,
       availabilityTopic: this.topics.availability(),
-      log: o.log,
+      log: init.log,
     });
     this.publisher = new HealthPublisher({ connection: this.connection, topics: this.topics });
   }
 
   start(): void {
     this.connection.subscribe(setTopicFilter(this.topics.prefix), (topic, payload) => this.onSet(topic, payload));
-    if (this.o.config.homeAssistant) {
+    if (this.init.config.homeAssistant) {
       this.publishDiscovery();
       this.connection.subscribe(this.topics.discoveryStatus(), (_topic, payload) => {
         if (payload.toString('utf8').trim().toLowerCase() === 'online') this.publishDiscovery();
@@ -74,9 +74,9 @@ export class MqttService {
   }
 
   private publishDiscovery(): void {
-    const options = { topics: this.topics, swVersion: this.o.version };
-    const messages = [bridgeDiscovery(options), ...this.o.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
-    for (const camera of this.o.cameras) if (camera.recording) messages.push(recordingDiscovery(camera, this.topics, this.o.version));
+    const options = { topics: this.topics, swVersion: this.init.version };
+    const messages = [bridgeDiscovery(options), ...this.init.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
+    for (const camera of this.init.cameras) if (camera.recording) messages.push(recordingDiscovery(camera, this.topics, this.init.version));
     for (const message of messages) this.connection.publishRetained(message.topic, JSON.stringify(message.payload));
   }
 
@@ -86,7 +86,7 @@ export class MqttService {
     const match = /^cctv_([a-z0-9][a-z0-9_-]*)$/.exec(node);
     const id = match?.[1];
     if (!id || this.ids.has(id) || node !== nodeId(id)) return;
-    this.o.log.info(`MQTT: clearing Home Assistant discovery of removed camera "${id}"`);
+    this.init.log.info(`MQTT: clearing Home Assistant discovery of removed camera "${id}"`);
     for (const stale of discoveryTopicsFor(id, this.topics)) this.connection.publishRetained(stale, '');
     this.connection.publishRetained(this.topics.status(id), '');
     this.connection.publishRetained(this.topics.health(id), '');
@@ -100,15 +100,15 @@ export class MqttService {
     const text = payload.toString('utf8').slice(0, 64);
     const value = parseSwitchPayload(payload);
     if (value === undefined) {
-      this.o.log.warn(`MQTT: ignored ${topic}: payload ${JSON.stringify(text)} is not ON/OFF/true/false/1/0`);
+      this.init.log.warn(`MQTT: ignored ${topic}: payload ${JSON.stringify(text)} is not ON/OFF/true/false/1/0`);
       return;
     }
     if (!this.ids.has(target.cameraId)) {
-      this.o.log.warn(`MQTT: ignored ${topic}: no camera with id "${target.cameraId}"`);
+      this.init.log.warn(`MQTT: ignored ${topic}: no camera with id "${target.cameraId}"`);
       return;
     }
-    if (!this.o.onCommand(target.cameraId, target.kind, value)) {
-      this.o.log.warn(`MQTT: ignored ${topic}: camera "${target.cameraId}" has ${target.kind} turned off in its config`);
+    if (!this.init.onCommand(target.cameraId, target.kind, value)) {
+      this.init.log.warn(`MQTT: ignored ${topic}: camera "${target.cameraId}" has ${target.kind} turned off in its config`);
     }
   }
 }

@@ -4,7 +4,6 @@
  */
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
-import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { Log } from '../logging.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
@@ -16,19 +15,18 @@ import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
-/** What the camera reports to health monitoring; a no-op until MQTT is configured. */
+/** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
 export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
-  progress(progress: FfmpegProgress): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
   /** HomeKit Secure Video state changes (recording cameras only). */
   recording?(state: RecordingState): void;
 }
 
-export interface CameraDeviceOptions {
+export interface CameraDeviceInit {
   api: API;
   accessory: PlatformAccessory;
   camera: CameraConfig;
@@ -52,50 +50,49 @@ export class CameraDevice {
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
 
-  constructor(private readonly o: CameraDeviceOptions) {
-    const { api, accessory, camera, log } = o;
+  constructor(private readonly init: CameraDeviceInit) {
+    const { api, accessory, camera, log } = init;
     const hap = api.hap;
     accessory.getService(hap.Service.AccessoryInformation)
       ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
       .setCharacteristic(hap.Characteristic.Model, camera.model ?? 'RTSP camera')
       // HAP-NodeJS ignores serial numbers shorter than 2 characters.
       .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? (camera.id.length >= 2 ? camera.id : `cctv-${camera.id}`))
-      .setCharacteristic(hap.Characteristic.FirmwareRevision, o.version);
+      .setCharacteristic(hap.Characteristic.FirmwareRevision, init.version);
 
     this.source = new SharedSource({
-      ffmpegPath: o.ffmpegPath,
+      ffmpegPath: init.ffmpegPath,
       args: { input: { url: camera.source, transport: camera.rtspTransport }, audio: camera.audio.enabled },
-      lingerMs: o.lingerMs,
+      lingerMs: init.lingerMs,
       log,
-      redact: o.redact,
+      redact: init.redact,
       stallMs: TIMINGS.stallMs,
-      onEvent: (event) => o.observer.sourceEvent(event),
+      onEvent: (event) => init.observer.sourceEvent(event),
     });
     this.snapshots = new SnapshotService({
-      ffmpegPath: o.ffmpegPath,
+      ffmpegPath: init.ffmpegPath,
       source: this.source,
       snapshotUrl: camera.snapshotSource,
       rtspTransport: camera.rtspTransport,
       log,
-      redact: o.redact,
-      cameraDown: () => o.observer.cameraDown(),
+      redact: init.redact,
+      cameraDown: () => init.observer.cameraDown(),
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
     });
     this.delegate = new StreamingDelegate({
       api: hap,
       camera,
-      ffmpegPath: o.ffmpegPath,
-      encoders: o.encoders,
+      ffmpegPath: init.ffmpegPath,
+      encoders: init.encoders,
       source: this.source,
       snapshots: this.snapshots,
       log,
-      redact: o.redact,
+      redact: init.redact,
       timings: TIMINGS,
-      streamInfo: () => o.observer.streamInfo(),
-      onViewers: (n) => o.observer.viewers(n),
-      onFirstFrame: (ms) => o.observer.firstFrame(ms),
-      onProgress: (p) => o.observer.progress(p),
+      streamInfo: () => init.observer.streamInfo(),
+      onViewers: (n) => init.observer.viewers(n),
+      onFirstFrame: (ms) => init.observer.firstFrame(ms),
     });
     // The motion sensor exists before the controller, so HAP-NodeJS links it to recording management.
     const existingMotion = accessory.getService(hap.Service.MotionSensor);
@@ -109,13 +106,13 @@ export class CameraDevice {
       ? new RecordingDelegate({
         hap,
         camera,
-        ffmpegPath: o.ffmpegPath,
+        ffmpegPath: init.ffmpegPath,
         source: this.source,
         log,
-        redact: o.redact,
-        streamInfo: () => o.observer.streamInfo(),
+        redact: init.redact,
+        streamInfo: () => init.observer.streamInfo(),
         audioActive: () => this.recordingAudioActive(),
-        onState: (state) => o.observer.recording?.(state),
+        onState: (state) => init.observer.recording?.(state),
         maxMs: TIMINGS.recordingMaxMs,
         fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
       })
@@ -123,7 +120,7 @@ export class CameraDevice {
     const options = {
       cameraStreamCount: camera.maxStreams,
       delegate: this.delegate,
-      streamingOptions: streamingOptions(hap, camera, o.encoders),
+      streamingOptions: streamingOptions(hap, camera, init.encoders),
       ...(this.recording && this.motionService
         ? { recording: { options: recordingOptions(hap, camera), delegate: this.recording }, sensors: { motion: this.motionService } }
         : {}),
@@ -138,12 +135,12 @@ export class CameraDevice {
 
   private recordingAudioActive(): boolean {
     const service = this.controller.recordingManagement?.recordingManagementService;
-    const value = service?.getCharacteristic(this.o.api.hap.Characteristic.RecordingAudioActive).value;
+    const value = service?.getCharacteristic(this.init.api.hap.Characteristic.RecordingAudioActive).value;
     return value === 1 || value === true;
   }
 
   get camera(): CameraConfig {
-    return this.o.camera;
+    return this.init.camera;
   }
 
   /** Motion from MQTT; resets itself after motionTimeoutSeconds. Returns false if not a motion camera. */
@@ -151,9 +148,9 @@ export class CameraDevice {
     const service = this.motionService;
     if (!service) return false;
     clearTimeout(this.motionTimer);
-    service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, detected);
+    service.updateCharacteristic(this.init.api.hap.Characteristic.MotionDetected, detected);
     if (detected) {
-      this.motionTimer = setTimeout(() => service.updateCharacteristic(this.o.api.hap.Characteristic.MotionDetected, false), this.o.camera.motionTimeoutSeconds * 1000);
+      this.motionTimer = setTimeout(() => service.updateCharacteristic(this.init.api.hap.Characteristic.MotionDetected, false), this.init.camera.motionTimeoutSeconds * 1000);
       this.motionTimer.unref();
     }
     return true;
@@ -162,7 +159,7 @@ export class CameraDevice {
   /** Rings a doorbell camera; returns false if the camera is not a doorbell. */
   ring(): boolean {
     const controller = this.controller as CameraController & { ringDoorbell?: () => void };
-    if (!this.o.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
+    if (!this.init.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
     controller.ringDoorbell();
     // Home hubs do not arm doorbell triggers (HAP-NodeJS #976): a ring also counts as motion, so it records.
     if (this.recording) this.setMotion(true);

@@ -12,7 +12,7 @@ import { describeCapabilities, probeCapabilities, type FfmpegCapabilities } from
 import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
 import type { Log } from '../logging.js';
 import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
-import { CameraDevice, type CameraObserver } from './camera-device.js';
+import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -94,21 +94,22 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     this.log.info(describeCapabilities(caps));
     if (this.shuttingDown) return;
 
-    this.health = new PlatformHealth({
+    const health = new PlatformHealth({
       config,
       log: this.log,
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
     });
+    this.health = health;
     for (const camera of config.cameras) {
       try {
-        this.addCamera(camera, caps);
+        this.addCamera(camera, caps, health);
       } catch (error) {
         this.log.error(`${camera.name}: could not be set up: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    this.health?.start();
+    health.start();
   }
 
   private cameraLog(camera: CameraConfig): Log {
@@ -119,7 +120,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     return this.api.hap.uuid.generate(UUID_NAMESPACE + camera.id);
   }
 
-  private addCamera(camera: CameraConfig, caps: FfmpegCapabilities): void {
+  private addCamera(camera: CameraConfig, caps: FfmpegCapabilities, health: PlatformHealth): void {
     const uuid = this.uuidFor(camera);
     // Categories is a const enum in HAP-NodeJS's types; read the runtime values.
     const categories = (this.api.hap as unknown as { Categories: { VIDEO_DOORBELL: number; IP_CAMERA: number } }).Categories;
@@ -135,7 +136,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     accessory ??= new this.api.platformAccessory(camera.name, uuid, category);
     accessory.context = { id: camera.id };
     const log = this.cameraLog(camera);
-    const observer: CameraObserver = this.health?.observerFor(camera) ?? NO_OBSERVER;
+    const observer = health.observerFor(camera);
     const device = new CameraDevice({
       api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,
       lingerMs: (this.config?.sourceLingerSeconds ?? 10) * 1000, log, redact: this.redact, observer, version: VERSION,
@@ -160,15 +161,6 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     await Promise.allSettled([...devices.map((d) => d.close()), this.health?.close()]);
   }
 }
-
-const NO_OBSERVER: CameraObserver = {
-  sourceEvent: () => undefined,
-  viewers: () => undefined,
-  firstFrame: () => undefined,
-  progress: () => undefined,
-  streamInfo: () => undefined,
-  cameraDown: () => false,
-};
 
 function readVersion(): string {
   try {

@@ -11,7 +11,7 @@ import { MqttService } from '../mqtt/mqtt-service.js';
 import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
-export interface PlatformHealthOptions {
+export interface PlatformHealthInit {
   config: PlatformConfig;
   log: Log;
   logFor: (camera: CameraConfig) => Log;
@@ -23,16 +23,16 @@ export class PlatformHealth {
   private readonly monitors = new Map<string, HealthMonitor>();
   private readonly mqtt: MqttService | undefined;
 
-  constructor(private readonly o: PlatformHealthOptions) {
-    const mqtt = o.config.mqtt;
+  constructor(private readonly init: PlatformHealthInit) {
+    const mqtt = init.config.mqtt;
     this.mqtt = mqtt
       ? new MqttService({
         config: mqtt,
-        cameras: o.config.cameras,
-        log: o.log,
-        version: o.version,
+        cameras: init.config.cameras,
+        log: init.log,
+        version: init.version,
         onCommand: (id, kind, value) => {
-          const device = o.devices.get(id);
+          const device = init.devices.get(id);
           if (!device) return false;
           if (kind === 'motion') return device.setMotion(value);
           return value ? device.ring() : device.camera.doorbell;
@@ -44,9 +44,9 @@ export class PlatformHealth {
   observerFor(camera: CameraConfig): CameraObserver {
     const monitor = new HealthMonitor({
       url: camera.source,
-      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.o.config.probeIntervalSeconds },
-      log: this.o.logFor(camera),
-      feedIsLive: () => this.o.devices.get(camera.id)?.source.live ?? false,
+      policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
+      log: this.init.logFor(camera),
+      feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
       onChange: (state) => this.mqtt?.publishHealth(camera.id, state),
     });
     this.monitors.set(camera.id, monitor);
@@ -76,7 +76,6 @@ export class PlatformHealth {
       },
       viewers: (count) => monitor.feed({ type: 'viewers', count }),
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
-      progress: () => undefined,
       streamInfo: () => {
         const video = monitor.video;
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc, levelIdc: video.sps?.levelIdc, width: video.sps?.width ?? video.width, height: video.sps?.height ?? video.height } : undefined;

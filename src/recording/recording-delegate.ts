@@ -65,13 +65,13 @@ export class RecordingDelegate implements CameraRecordingDelegate {
   private state: RecordingState;
   private closed = false;
 
-  constructor(private readonly o: RecordingDelegateInit) {
+  constructor(private readonly init: RecordingDelegateInit) {
     this.state = initialRecordingState(this.nowMs());
     this.emitState();
   }
 
   private nowMs(): number {
-    return this.o.nowMs?.() ?? Date.now();
+    return this.init.nowMs?.() ?? Date.now();
   }
 
   get recordingState(): RecordingState {
@@ -85,7 +85,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
 
   updateRecordingActive(active: boolean): void {
     this.active = active;
-    this.o.log.info(`recording ${active ? 'armed by the home hub' : 'disarmed'}`);
+    this.init.log.info(`recording ${active ? 'armed by the home hub' : 'disarmed'}`);
     this.reconcile();
   }
 
@@ -93,7 +93,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     this.configuration = configuration;
     if (configuration) {
       const [w, h, fps] = configuration.videoCodec.resolution;
-      this.o.log.info(`recording configuration: ${w}x${h}@${fps}, ${configuration.videoCodec.parameters.bitRate} kbit/s, prebuffer ${configuration.prebufferLength} ms, fragments ${configuration.mediaContainerConfiguration.fragmentLength} ms`);
+      this.init.log.info(`recording configuration: ${w}x${h}@${fps}, ${configuration.videoCodec.parameters.bitRate} kbit/s, prebuffer ${configuration.prebufferLength} ms, fragments ${configuration.mediaContainerConfiguration.fragmentLength} ms`);
     }
     this.reconcile();
   }
@@ -107,7 +107,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     const armed = !this.closed && this.active && this.configuration !== undefined;
     if (armed && !this.prebuffer) {
       // One extra GOP: the recording starts on the keyframe at or before now - prebufferLength.
-      this.prebuffer = this.o.source.keepHistory(this.prebufferMs() + 1000);
+      this.prebuffer = this.init.source.keepHistory(this.prebufferMs() + 1000);
     } else if (!armed && this.prebuffer) {
       this.prebuffer.release();
       this.prebuffer = undefined;
@@ -122,14 +122,14 @@ export class RecordingDelegate implements CameraRecordingDelegate {
 
   private emitState(): void {
     try {
-      this.o.onState?.(this.state);
+      this.init.onState?.(this.state);
     } catch (error) {
-      this.o.log.error(`recording state listener failed: ${String(error)}`);
+      this.init.log.error(`recording state listener failed: ${String(error)}`);
     }
   }
 
   private protocolError(reason: number, message: string): Error {
-    const ErrorClass = (this.o.hap as unknown as { HDSProtocolError?: ProtocolErrorClass }).HDSProtocolError;
+    const ErrorClass = (this.init.hap as unknown as { HDSProtocolError?: ProtocolErrorClass }).HDSProtocolError;
     return ErrorClass ? new ErrorClass(reason) : new Error(message);
   }
 
@@ -140,26 +140,26 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     const fragmentMs = configuration.mediaContainerConfiguration.fragmentLength;
     const session = new RecordingSession({
       id: String(streamId),
-      ffmpegPath: this.o.ffmpegPath,
+      ffmpegPath: this.init.ffmpegPath,
       args: recordingArgs({ input: sharedFeedInputArgs(), video, audio }),
-      source: this.o.source,
-      log: this.o.log,
-      redact: this.o.redact,
+      source: this.init.source,
+      log: this.init.log,
+      redact: this.init.redact,
       prebufferMs: this.prebufferMs(),
-      fragmentTimeoutMs: fragmentMs + this.o.fragmentSlackMs,
-      maxMs: this.o.maxMs,
+      fragmentTimeoutMs: fragmentMs + this.init.fragmentSlackMs,
+      maxMs: this.init.maxMs,
     });
     this.sessions.get(streamId)?.stop('hub-closed').catch(() => undefined);
     this.sessions.set(streamId, session);
-    this.o.log.info(`recording ${streamId} started (${mode}: ${why}; ${audio ? 'AAC-LC audio' : 'no audio'}; from ${Math.round(session.prebufferedMs)} ms before now)`);
+    this.init.log.info(`recording ${streamId} started (${mode}: ${why}; ${audio ? 'AAC-LC audio' : 'no audio'}; from ${Math.round(session.prebufferedMs)} ms before now)`);
     this.emit({ type: 'started', mode });
-    const onAbort = (): void => fireAndForget(this.o.log, `recording ${streamId} stop`, session.stop('hub-closed'));
+    const onAbort = (): void => fireAndForget(this.init.log, `recording ${streamId} stop`, session.stop('hub-closed'));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const packet of session.packets()) yield packet;
     } catch (error) {
       if (error instanceof RecordingFailure) {
-        this.o.log.warn(`recording ${streamId} failed: ${error.message}`);
+        this.init.log.warn(`recording ${streamId} failed: ${error.message}`);
         throw this.protocolError(5, error.message);
       }
       throw error;
@@ -174,7 +174,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     if (this.sessions.get(streamId) !== session) return;
     this.sessions.delete(streamId);
     const ended = this.hubReasons.get(session) ?? session.ended ?? 'hub-closed';
-    this.o.log.info(`recording ${streamId} ended (${ended}): ${session.fragments} fragments, ${Math.round(session.bytes / 1024)} KiB`);
+    this.init.log.info(`recording ${streamId} ended (${ended}): ${session.fragments} fragments, ${Math.round(session.bytes / 1024)} KiB`);
     this.emit({ type: 'ended', reason: ended });
   }
 
@@ -193,16 +193,16 @@ export class RecordingDelegate implements CameraRecordingDelegate {
     if (!session) return;
     // Record the hub's reason now: the generator's finally only sees that it was stopped.
     if (!session.ended || detail) this.hubReasons.set(session, detail ?? reason);
-    fireAndForget(this.o.log, `recording ${streamId} stop`, session.stop(reason).then(() => this.finish(streamId, session)));
+    fireAndForget(this.init.log, `recording ${streamId} stop`, session.stop(reason).then(() => this.finish(streamId, session)));
   }
 
   private plan(c: CameraRecordingConfiguration): { video: RecordingVideo; audio: RecordingAudio | undefined; mode: 'copy' | 'transcode'; why: string } {
-    const info = this.o.streamInfo();
+    const info = this.init.streamInfo();
     const [width, height, fps] = c.videoCodec.resolution;
     const fragmentMs = c.mediaContainerConfiguration.fragmentLength;
     const input: RecordingModeInput = {
-      configured: this.o.camera.video.mode,
-      camera: { ...info, gopMs: this.o.source.historyInfo()?.gopMs },
+      configured: this.init.camera.video.mode,
+      camera: { ...info, gopMs: this.init.source.historyInfo()?.gopMs },
       selected: { width, height, profile: c.videoCodec.parameters.profile, level: c.videoCodec.parameters.level, fragmentMs },
     };
     const decision = chooseRecordingMode(input);
@@ -210,16 +210,16 @@ export class RecordingDelegate implements CameraRecordingDelegate {
       ? { mode: 'copy' }
       : {
         mode: 'transcode',
-        encoder: this.o.camera.video.encoder,
+        encoder: this.init.camera.video.encoder,
         width,
         height,
-        fps: Math.min(fps, this.o.camera.video.maxFps),
-        bitrateKbps: Math.min(c.videoCodec.parameters.bitRate, this.o.camera.video.maxBitrate),
+        fps: Math.min(fps, this.init.camera.video.maxFps),
+        bitrateKbps: Math.min(c.videoCodec.parameters.bitRate, this.init.camera.video.maxBitrate),
         profile: PROFILES[c.videoCodec.parameters.profile] ?? 'main',
         level: LEVELS[c.videoCodec.parameters.level] ?? '4.0',
         keyframeIntervalMs: Math.min(c.videoCodec.parameters.iFrameInterval || fragmentMs, fragmentMs),
       };
-    const withAudio = this.o.audioActive() && this.o.camera.audio.enabled && this.o.source.hasAudio;
+    const withAudio = this.init.audioActive() && this.init.camera.audio.enabled && this.init.source.hasAudio;
     const audio: RecordingAudio | undefined = withAudio
       ? { sampleRateHz: SAMPLE_RATES_HZ[c.audioCodec.samplerate] ?? 32000, channels: c.audioCodec.audioChannels ?? 1, bitrateKbps: c.audioCodec.bitrate || 64 }
       : undefined;

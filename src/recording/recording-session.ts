@@ -11,6 +11,7 @@
 import type { Log } from '../logging.js';
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import type { TeardownReason } from '../lifecycle/teardown-reason.js';
 import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
 import { Fmp4Segmenter, type Fmp4Packet } from './fmp4-segmenter.js';
 
@@ -25,6 +26,18 @@ export type RecordingEnd =
   | 'shutdown';
 
 const FAILURES: ReadonlySet<RecordingEnd> = new Set(['ffmpeg-failed', 'feed-failed', 'stalled']);
+
+/** The recording FFmpeg's teardown reason, in the plugin's one closed set of them. */
+const FFMPEG_TEARDOWN: Readonly<Record<RecordingEnd, TeardownReason>> = {
+  'hub-closed': 'stopped-by-homekit',
+  'hub-acknowledged': 'stopped-by-homekit',
+  'connection-closed': 'cancelled',
+  'max-length': 'timeout',
+  'ffmpeg-failed': 'ffmpeg-exited',
+  'feed-failed': 'feed-ended',
+  'stalled': 'stalled',
+  'shutdown': 'closed',
+};
 
 export interface RecordingSessionInit {
   id: string;
@@ -66,28 +79,28 @@ export class RecordingSession {
   private failure: string | undefined;
   private stopped: Promise<void> | undefined;
 
-  constructor(private readonly o: RecordingSessionInit) {
+  constructor(private readonly init: RecordingSessionInit) {
     this.startedAt = this.now();
     this.ffmpeg = new FfmpegProcess({
-      path: o.ffmpegPath,
-      args: o.args,
+      path: init.ffmpegPath,
+      args: init.args,
       stdin: true,
-      onStderrLine: (line) => o.log.debug(`recording ${o.id}: ${o.redact(line)}`),
+      onStderrLine: (line) => init.log.debug(`recording ${init.id}: ${init.redact(line)}`),
     });
     this.ffmpeg.stdout?.on('data', (chunk: Buffer) => this.onOutput(chunk));
-    fireAndForget(o.log, `recording ${o.id} exit`, this.ffmpeg.exited.then((exit) => {
+    fireAndForget(init.log, `recording ${init.id} exit`, this.ffmpeg.exited.then((exit) => {
       if (this.endReason) return;
-      const detail = exit.stderr.slice(-3).map((l) => o.redact(l)).join(' | ');
+      const detail = exit.stderr.slice(-3).map((l) => init.redact(l)).join(' | ');
       this.end('ffmpeg-failed', `recording FFmpeg exited (code ${exit.code ?? exit.signal ?? '?'})${detail ? `: ${detail}` : ''}`);
     }));
     const stdin = this.ffmpeg.stdin;
     if (stdin) {
-      this.attachment = o.source.attach(`recording ${o.id}`, stdin, (reason) => this.end('feed-failed', `camera feed ended: ${reason}`), { historyMs: o.prebufferMs });
+      this.attachment = init.source.attach(`recording ${init.id}`, stdin, (reason) => this.end('feed-failed', `camera feed ended: ${reason}`), { historyMs: init.prebufferMs });
     }
   }
 
   private now(): number {
-    return this.o.now?.() ?? performance.now();
+    return this.init.now?.() ?? performance.now();
   }
 
   get ended(): RecordingEnd | undefined {
@@ -145,7 +158,7 @@ export class RecordingSession {
           }
           this.fragments++;
           this.bytes += packet.data.length;
-          const isLast = this.now() - this.startedAt >= this.o.maxMs;
+          const isLast = this.now() - this.startedAt >= this.init.maxMs;
           yield { data: packet.data, isLast };
           if (isLast) {
             this.end('max-length', 'reached the recording length cap');
@@ -153,9 +166,9 @@ export class RecordingSession {
           }
           continue;
         }
-        const waitMs = lastPacketAt + this.o.fragmentTimeoutMs - this.now();
+        const waitMs = lastPacketAt + this.init.fragmentTimeoutMs - this.now();
         if (waitMs <= 0) {
-          this.end('stalled', `no recording fragment for ${this.o.fragmentTimeoutMs} ms`);
+          this.end('stalled', `no recording fragment for ${this.init.fragmentTimeoutMs} ms`);
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -184,7 +197,7 @@ export class RecordingSession {
       if (FAILURES.has(reason)) this.failure = message;
       this.attachment?.release();
       this.attachment = undefined;
-      this.stopped = this.ffmpeg.stop(reason).then(() => undefined);
+      this.stopped = this.ffmpeg.stop(FFMPEG_TEARDOWN[reason]).then(() => undefined);
     }
     this.wakeUp();
   }

@@ -12,7 +12,7 @@ import type { SharedSource } from '../source/shared-source.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { placeholderArgs } from './placeholder-args.js';
 
-export interface SnapshotServiceOptions {
+export interface SnapshotServiceInit {
   ffmpegPath: string;
   source: SharedSource;
   /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
@@ -41,14 +41,14 @@ export class SnapshotService {
   private readonly placeholders = new Map<string, Buffer>();
   private readonly controller = new AbortController();
 
-  constructor(private readonly o: SnapshotServiceOptions) {}
+  constructor(private readonly init: SnapshotServiceInit) {}
 
   private now(): number {
-    return this.o.now?.() ?? performance.now();
+    return this.init.now?.() ?? performance.now();
   }
 
   get(width: number, height: number): Promise<Snapshot> {
-    const fresh = this.cache.fresh(width, height, this.now(), this.o.freshMs ?? 1000);
+    const fresh = this.cache.fresh(width, height, this.now(), this.init.freshMs ?? 1000);
     if (fresh) return Promise.resolve({ jpeg: fresh.jpeg, origin: 'cached' });
     const key = `${width}x${height}`;
     const running = this.inflight.get(key);
@@ -64,12 +64,12 @@ export class SnapshotService {
   }
 
   private async take(width: number, height: number): Promise<Snapshot> {
-    if (this.o.cameraDown?.()) return this.fallback(width, height, 'the camera is offline');
+    if (this.init.cameraDown?.()) return this.fallback(width, height, 'the camera is offline');
     const started = this.now();
     try {
-      const jpeg = this.o.snapshotUrl ? await this.fromUrl(this.o.snapshotUrl, width, height) : await this.fromFeed(width, height);
+      const jpeg = this.init.snapshotUrl ? await this.fromUrl(this.init.snapshotUrl, width, height) : await this.fromFeed(width, height);
       this.cache.put({ jpeg, width, height, at: this.now() });
-      this.o.log.debug(`snapshot ${width}x${height} in ${Math.round(this.now() - started)} ms`);
+      this.init.log.debug(`snapshot ${width}x${height} in ${Math.round(this.now() - started)} ms`);
       return { jpeg, origin: 'live' };
     } catch (error) {
       return this.fallback(width, height, error instanceof Error ? error.message : String(error));
@@ -77,10 +77,10 @@ export class SnapshotService {
   }
 
   private async fromFeed(width: number, height: number): Promise<Buffer> {
-    const budget = this.o.budgetMs ?? 5000;
-    const lease = this.o.source.hold();
+    const budget = this.init.budgetMs ?? 5000;
+    const lease = this.init.source.hold();
     try {
-      const gop = await this.o.source.waitForGop(budget - 1000, this.controller.signal);
+      const gop = await this.init.source.waitForGop(budget - 1000, this.controller.signal);
       return await this.encode([...sharedFeedInputArgs()], width, height, gop.data, gop.frames - 1);
     } finally {
       lease.release();
@@ -88,26 +88,26 @@ export class SnapshotService {
   }
 
   private fromUrl(url: string, width: number, height: number): Promise<Buffer> {
-    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.o.rtspTransport, timeoutSeconds: 4 }) : urlInputArgs(url, 4);
+    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.init.rtspTransport, timeoutSeconds: 4 }) : urlInputArgs(url, 4);
     return this.encode(input, width, height);
   }
 
   private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number): Promise<Buffer> {
     const { stdout, exit } = await runToBuffer({
-      path: this.o.ffmpegPath,
+      path: this.init.ffmpegPath,
       args: snapshotArgs({ input, width, height, skipFrames }),
       stdinData,
-      timeoutMs: this.o.budgetMs ?? 5000,
+      timeoutMs: this.init.budgetMs ?? 5000,
       signal: this.controller.signal,
     });
     if (exit.code === 0 && isJpeg(stdout)) return stdout;
-    const detail = exit.stderr.slice(-2).map((l) => this.o.redact(l)).join(' | ');
+    const detail = exit.stderr.slice(-2).map((l) => this.init.redact(l)).join(' | ');
     throw new Error(`FFmpeg gave no picture (${exit.stopReason ?? `exit ${exit.code ?? exit.signal}`})${detail ? `: ${detail}` : ''}`);
   }
 
   private async fallback(width: number, height: number, why: string): Promise<Snapshot> {
     const last = this.cache.lastGood();
-    this.o.log.debug(`snapshot ${width}x${height} from ${last ? 'the last good picture' : 'a placeholder'}: ${why}`);
+    this.init.log.debug(`snapshot ${width}x${height} from ${last ? 'the last good picture' : 'a placeholder'}: ${why}`);
     if (last) return { jpeg: last.jpeg, origin: 'stale' };
     return { jpeg: await this.placeholder(width, height), origin: 'placeholder' };
   }
@@ -116,7 +116,7 @@ export class SnapshotService {
     const key = `${width}x${height}`;
     const cached = this.placeholders.get(key);
     if (cached) return cached;
-    const { stdout, exit } = await runToBuffer({ path: this.o.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
+    const { stdout, exit } = await runToBuffer({ path: this.init.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
     if (exit.code !== 0 || !isJpeg(stdout)) throw new Error('could not render the offline placeholder');
     if (this.placeholders.size < 8) this.placeholders.set(key, stdout);
     return stdout;

@@ -15,15 +15,19 @@ import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { PrebufferRing } from './prebuffer-ring.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import type { TeardownReason } from '../lifecycle/teardown-reason.js';
 
 export type SourceEvent =
   | { type: 'starting'; generation: number }
   | { type: 'first-keyframe'; ms: number }
   | { type: 'stats'; fps: number; bitrateKbps: number; frames: number }
   | { type: 'stalled'; silentMs: number }
-  | { type: 'ended'; failed: boolean; reason: FailureReason | 'idle' | 'closed'; message: string };
+  | { type: 'ended'; failed: boolean; reason: FeedEndReason; message: string };
 
-export interface SharedSourceOptions {
+/** Why the camera feed ended: a classified failure, or a stop we asked for. */
+export type FeedEndReason = FailureReason | Extract<TeardownReason, 'idle' | 'closed'>;
+
+export interface SharedSourceInit {
   ffmpegPath: string;
   args: SourceArgsOptions;
   lingerMs: number;
@@ -37,7 +41,7 @@ export interface SharedSourceOptions {
 }
 
 export class SourceError extends Error {
-  constructor(readonly reason: FailureReason | 'closed' | 'timeout', message: string) {
+  constructor(readonly reason: FailureReason | Extract<TeardownReason, 'closed' | 'timeout'>, message: string) {
     super(message);
   }
 }
@@ -73,7 +77,7 @@ export class SharedSource {
   /** Seconds of history for recordings; present only while some hold asks for it. */
   private history: PrebufferRing | undefined;
   private readonly historyHolds = new Map<object, number>();
-  private readonly consumers = new Map<FeedConsumer, (reason: string) => void>();
+  private readonly consumers = new Map<FeedConsumer, (message: string) => void>();
   private readonly waiters = new Set<Waiter>();
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -90,10 +94,10 @@ export class SharedSource {
   /** How many upstream sessions this source opened: the camera's view of us. */
   sessionsOpened = 0;
 
-  constructor(private readonly o: SharedSourceOptions) {}
+  constructor(private readonly init: SharedSourceInit) {}
 
   private now(): number {
-    return this.o.now?.() ?? performance.now();
+    return this.init.now?.() ?? performance.now();
   }
 
   get running(): boolean {
@@ -130,7 +134,7 @@ export class SharedSource {
    * Feed a writable (a viewer's FFmpeg stdin) from the newest keyframe on. `onEnd` is called once if
    * the upstream fails while attached, so the viewer can end its session and tell HomeKit.
    */
-  attach(name: string, sink: Writable, onEnd: (reason: string) => void, options: AttachOptions = {}): FeedAttachment {
+  attach(name: string, sink: Writable, onEnd: (message: string) => void, options: AttachOptions = {}): FeedAttachment {
     const lease = this.hold();
     const fromHistory = options.historyMs !== undefined ? this.history?.from(options.historyMs, this.now()) : undefined;
     const startedFrom = fromHistory ?? this.cache.snapshot();
@@ -238,9 +242,9 @@ export class SharedSource {
     this.sessionsOpened++;
     this.emit({ type: 'starting', generation });
     const proc = new FfmpegProcess({
-      path: this.o.ffmpegPath,
-      args: sourceArgs(this.o.args),
-      onStderrLine: (line) => this.o.log.debug(`camera feed: ${this.o.redact(line)}`),
+      path: this.init.ffmpegPath,
+      args: sourceArgs(this.init.args),
+      onStderrLine: (line) => this.init.log.debug(`camera feed: ${this.init.redact(line)}`),
     });
     this.upstream = proc;
     proc.stdout?.on('data', (chunk: Buffer) => {
@@ -248,13 +252,13 @@ export class SharedSource {
     });
     this.watchdog = setInterval(() => this.checkFlow(generation), 1000);
     this.watchdog.unref();
-    fireAndForget(this.o.log, 'camera feed exit handling', proc.exited.then((exit) => {
+    fireAndForget(this.init.log, 'camera feed exit handling', proc.exited.then((exit) => {
       if (generation !== this.generation) return;
       clearInterval(this.watchdog);
       this.upstream = undefined;
       const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
       const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
-      const detail = exit.stderr.slice(-3).map((l) => this.o.redact(l)).join(' | ');
+      const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
       const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${detail ? `: ${detail}` : ''}`;
       this.emit({ type: 'ended', failed: !expected, reason, message });
       this.cache.clear();
@@ -308,16 +312,16 @@ export class SharedSource {
     if (generation !== this.generation || !this.upstream) return;
     const silent = this.now() - this.lastDataAt;
     // Before the first keyframe FFmpeg is still connecting; its own -timeout covers that phase.
-    const limit = this.sawKeyframe ? (this.o.stallMs ?? 5000) : 15_000;
+    const limit = this.sawKeyframe ? (this.init.stallMs ?? 5000) : 15_000;
     if (silent > limit) {
       this.emit({ type: 'stalled', silentMs: Math.round(silent) });
-      fireAndForget(this.o.log, 'stopping the stalled camera feed', this.upstream.stop('stalled'));
+      fireAndForget(this.init.log, 'stopping the stalled camera feed', this.upstream.stop('stalled'));
     }
   }
 
   private scheduleRestart(): void {
-    const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, Math.random());
-    this.o.log.debug(`camera feed restarts in ${delay} ms (attempt ${this.attempt})`);
+    const delay = backoffDelay(this.attempt++, this.init.backoff ?? DEFAULT_BACKOFF, Math.random());
+    this.init.log.debug(`camera feed restarts in ${delay} ms (attempt ${this.attempt})`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (!this.closed && this.holds > 0) this.start();
@@ -328,18 +332,18 @@ export class SharedSource {
   private scheduleLinger(): void {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
-    if (this.o.lingerMs <= 0) {
-      fireAndForget(this.o.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
+    if (this.init.lingerMs <= 0) {
+      fireAndForget(this.init.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
       return;
     }
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
-      if (this.holds === 0) fireAndForget(this.o.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
-    }, this.o.lingerMs);
+      if (this.holds === 0) fireAndForget(this.init.log, 'idle stop of the camera feed', this.stopUpstream('idle'));
+    }, this.init.lingerMs);
     this.lingerTimer.unref();
   }
 
-  private async stopUpstream(reason: 'idle' | 'closed'): Promise<void> {
+  private async stopUpstream(reason: Extract<TeardownReason, 'idle' | 'closed'>): Promise<void> {
     const proc = this.upstream;
     if (!proc) return;
     await proc.stop(reason);
@@ -347,9 +351,9 @@ export class SharedSource {
 
   private emit(event: SourceEvent): void {
     try {
-      this.o.onEvent?.(event);
+      this.init.onEvent?.(event);
     } catch (error) {
-      this.o.log.error(`health listener failed: ${String(error)}`);
+      this.init.log.error(`health listener failed: ${String(error)}`);
     }
   }
 }

@@ -33,7 +33,7 @@ import { assertNoSecrets } from '../helpers/secrets.js';
 import { TcpListener, udpSocketCount } from '../helpers/tcp-listener.js';
 import { encodeTlv, f32, u16, u32, uuidToBytes, type TlvPair } from '../helpers/tlv8.js';
 import { delay, waitFor } from '../helpers/wait.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { fuzzSeed, seededRandom } from '../helpers/seeded-random.js';
 
 // ------------------------------------------------------------------------------------------------
 // Bad config, in process
@@ -371,8 +371,8 @@ function escapeRegExp(text: string): string {
 
 describe('fault: bad config through the real platform class', () => {
   it('>= 1000 generated invalid or odd configs: no exception, a clear error per bad camera, no secret, one line per log call', async () => {
-    const seed = Number(process.env.CCTV_FUZZ_SEED ?? randomBytes(4).readUInt32LE(0));
-    console.log(`config fuzz seed ${seed} (replay with CCTV_FUZZ_SEED=${seed})`);
+    const seed = fuzzSeed();
+    console.log(`config fuzz seed ${seed} (replay with CCTV_FUZZ_SEED=${seed}; CCTV_FUZZ_SEED=random explores)`);
     const r = prng(seed);
     const bad = badValues(r);
     const cases = fixedCases();
@@ -685,28 +685,28 @@ interface StartOverrides {
   dropVideoAttributes?: boolean;
 }
 
-function videoParams(o: StartOverrides): Buffer {
-  const attributes = encodeTlv([[1, o.width ?? u16(640)], [2, o.height ?? u16(360)], [3, o.fps ?? Buffer.from([15])]]);
+function videoParams(overrides: StartOverrides): Buffer {
+  const attributes = encodeTlv([[1, overrides.width ?? u16(640)], [2, overrides.height ?? u16(360)], [3, overrides.fps ?? Buffer.from([15])]]);
   return encodeTlv([
     [1, 0],
     [2, encodeTlv([[1, 1], [2, 2], [3, 0]])],
-    ...(o.dropVideoAttributes ? [] : [[3, attributes] as TlvPair]),
-    [4, encodeTlv([[1, o.payloadType ?? 99], [2, u32(1)], [3, o.bitrate ?? u16(600)], [4, o.rtcpInterval ?? f32(0.5)], [5, o.mtu ?? u16(1378)]])],
+    ...(overrides.dropVideoAttributes ? [] : [[3, attributes] as TlvPair]),
+    [4, encodeTlv([[1, overrides.payloadType ?? 99], [2, u32(1)], [3, overrides.bitrate ?? u16(600)], [4, overrides.rtcpInterval ?? f32(0.5)], [5, overrides.mtu ?? u16(1378)]])],
   ]);
 }
 
-function selectedConfigValue(sessionId: Buffer, command: number, o: StartOverrides = {}): Buffer {
+function selectedConfigValue(sessionId: Buffer, command: number, overrides: StartOverrides = {}): Buffer {
   const pairs: TlvPair[] = [[1, encodeTlv([[1, sessionId], [2, command]])]];
   if (command === SessionCommand.START) {
     const audio = encodeTlv([
-      [1, o.audioCodec ?? 3],
-      [2, encodeTlv([[1, 1], [2, 0], [3, o.sampleRate ?? 1], [4, 20]])],
+      [1, overrides.audioCodec ?? 3],
+      [2, encodeTlv([[1, 1], [2, 0], [3, overrides.sampleRate ?? 1], [4, 20]])],
       [3, encodeTlv([[1, 110], [2, u32(2)], [3, u16(24)], [4, f32(5)], [6, 13]])],
       [4, 0],
     ]);
-    pairs.push([2, videoParams(o)], [3, audio]);
+    pairs.push([2, videoParams(overrides)], [3, audio]);
   }
-  if (command === SessionCommand.RECONFIGURE) pairs.push([2, videoParams(o)]);
+  if (command === SessionCommand.RECONFIGURE) pairs.push([2, videoParams(overrides)]);
   return encodeTlv(pairs);
 }
 

@@ -35,6 +35,8 @@ describe('foundation: pairing, accessories, snapshots, config errors', () => {
     camera = await RtspCamera.start({ width: 1280, height: 720, fps: 15, user: 'admin', password: PASSWORD });
     hb = await Homebridge.start({
       platform: {
+        // Debug lines count the snapshot jobs (and prove debug output is redacted too).
+        debug: true,
         cameras: [
           { id: 'front-door', name: 'Front Door', source: camera.urlWithCredentials('admin', PASSWORD), manufacturer: 'Acme', model: 'C1' },
           { id: 'Bad Id', name: 'Broken Cam', source: 'rtsp://admin:hunter2@127.0.0.1:1/x' },
@@ -76,7 +78,8 @@ describe('foundation: pairing, accessories, snapshots, config errors', () => {
     assert.equal(info.information.manufacturer, 'Acme');
     assert.equal(info.information.model, 'C1');
     assert.equal(info.information.serialNumber, 'front-door');
-    assert.ok(info.streams.length >= 1 && info.streams.length <= 4, `stream services: ${info.streams.length}`);
+    // One stream management service per allowed viewer (maxStreams defaults to 4).
+    assert.equal(info.streams.length, 4, `stream services: ${info.streams.length}`);
     const config = await client.readStreamConfig(0);
     assert.ok(config.video[0]?.resolutions.some(([w, h]) => w === 1920 && h === 1080));
     assert.ok(config.video[0]?.resolutions.some(([w, h, fps]) => w === 320 && h === 240 && fps === 15), 'Apple Watch size');
@@ -90,10 +93,21 @@ describe('foundation: pairing, accessories, snapshots, config errors', () => {
     const warm = await client.snapshot(1280, 720);
     assert.deepEqual([(await jpegInfo(warm.jpeg)).width, (await jpegInfo(warm.jpeg)).height], [1280, 720]);
     const sessionsBefore = camera.requests('PLAY');
-    const parallel = await Promise.all([client.snapshot(480, 270), client.snapshot(480, 270), client.snapshot(480, 270)]);
+    const fromLog = hb.logs.length;
+    // Three "phones" on their own HAP connections, so the requests really overlap (one connection
+    // serialises them, and the second would just hit the 1 s fresh picture).
+    const phones = [client, HapCameraClient.connect({ port, pairing: client.pairing }), HapCameraClient.connect({ port, pairing: client.pairing })];
+    const parallel = await Promise.all(phones.map((p) => p.readStreamConfig(0)))
+      .then(() => Promise.all(phones.map((p) => p.snapshot(480, 270))))
+      .finally(() => Promise.all(phones.slice(1).map((p) => p.close())));
     for (const s of parallel) assert.deepEqual([(await jpegInfo(s.jpeg)).width, (await jpegInfo(s.jpeg)).height], [480, 270]);
     // The feed was still live (linger), so none of these opened a new camera session.
     assert.equal(camera.requests('PLAY'), sessionsBefore);
+    // One more snapshot after them is a fence: once its job's debug line is in, every earlier one is.
+    await client.snapshot(320, 180);
+    await hb.waitForLog(/Front Door: snapshot 320x180 in \d+ ms/, 10_000, fromLog);
+    const jobs = hb.logs.slice(fromLog).filter((l) => /Front Door: snapshot 480x270 in \d+ ms/.test(l));
+    assert.equal(jobs.length, 1, `three concurrent requests share one snapshot job:\n${jobs.join('\n')}`);
     console.log(`snapshot latency: cold ${cold.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms, 3 parallel warm max ${Math.max(...parallel.map((p) => p.ms)).toFixed(0)} ms`);
     assertNoSecrets(hb);
   });

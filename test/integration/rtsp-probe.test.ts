@@ -121,13 +121,13 @@ describe('RTSP probe against a real RTSP server', { timeout: 120_000 }, () => {
 });
 
 describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
-  it('closed port → unreachable, fast', async () => {
+  it('closed port → unreachable, from the refusal (not the timeout)', async () => {
     const port = await freePort();
     const result = await probeRtsp(`rtsp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/stream`, { timeoutMs: 5000 });
     assert.equal(result.ok, false);
     assert.equal(result.reason, 'unreachable');
     assert.match(result.message, /refused/);
-    assert.ok(result.ms < 1000, `${result.ms} ms`);
+    assert.ok(result.ms < 5000, `ended by the refusal, not by its 5 s bound: ${result.ms} ms`);
     assertNoSecret(result, PASSWORD);
     figures.push(`refused: ${result.ms} ms`);
   });
@@ -149,7 +149,9 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
       const elapsed = performance.now() - started;
       assert.equal(result.ok, false);
       assert.equal(result.reason, 'timeout');
-      assert.ok(elapsed >= 750 && elapsed < 1300, `${elapsed} ms`);
+      // It gave up because of its own bound, not earlier (a timer never fires early; 5 ms of clock
+      // granularity allowed). How much later is load, not correctness: the figure below.
+      assert.ok(elapsed >= 795, `gave up after ${elapsed} ms, before its 800 ms bound`);
       assertNoSecret(result, PASSWORD);
       figures.push(`silent server timeout (800 ms bound): ${Math.round(elapsed)} ms`);
       // The probe closed its socket: the server sees the connection end.
@@ -174,7 +176,7 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
       assert.equal(result.ok, false);
       assert.equal(result.reason, 'timeout');
       assert.match(result.message, /aborted/);
-      assert.ok(result.ms < 1000);
+      assert.ok(result.ms < 10_000, `ended by the abort, not by its 10 s bound: ${result.ms} ms`);
       const pre = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { signal: AbortSignal.abort() });
       assert.equal(pre.ok, false);
     } finally {
@@ -223,7 +225,7 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
         const result = await probeRtsp(`rtsp://127.0.0.1:${port}/stream`, { timeoutMs: 3000 });
         assert.equal(result.ok, false);
         assert.equal(result.reason, c.reason, JSON.stringify(result));
-        assert.ok(result.ms < 2000);
+        assert.ok(result.ms < 3000, `ended by the answer, not by its 3 s bound: ${result.ms} ms`);
       } finally {
         server.close();
       }

@@ -6,8 +6,8 @@ import type { AudioConfig, CameraConfig, VideoConfig } from '../../src/config/co
 import { chooseAudio } from '../../src/hap/audio-choice.js';
 import { once } from '../../src/hap/callback-once.js';
 import { hapEnums } from '../../src/hap/hap-enums.js';
-import { keyAndSalt, mapAudio, mapVideo, type RawAudioInfo, type RawVideoInfo } from '../../src/hap/request-mapping.js';
-import type { AudioRequest } from '../../src/hap/stream-session.js';
+import type { AudioRequest, RawAudioInfo, RawVideoInfo } from '../../src/hap/hap-request-types.js';
+import { keyAndSalt, mapAudio, mapVideo } from '../../src/hap/request-mapping.js';
 import { streamingOptions, supportedResolutions } from '../../src/hap/streaming-options.js';
 import { chooseVideoMode, type CameraStreamInfo } from '../../src/hap/video-mode.js';
 

@@ -72,13 +72,13 @@ export function recordingAudioArgs(a: RecordingAudio): string[] {
   return ['-c:a', 'aac', '-profile:a', 'aac_low', '-ar', String(a.sampleRateHz), '-ac', String(a.channels), '-b:a', `${Math.max(8, Math.round(a.bitrateKbps))}k`];
 }
 
-export function recordingArgs(o: RecordingArgsOptions): string[] {
+export function recordingArgs(options: RecordingArgsOptions): string[] {
   return [
     ...LOG_ARGS,
-    ...o.input,
+    ...options.input,
     '-map', '0:v:0',
-    ...recordingVideoArgs(o.video),
-    ...(o.audio ? ['-map', '0:a:0', ...recordingAudioArgs(o.audio)] : ['-an']),
+    ...recordingVideoArgs(options.video),
+    ...(options.audio ? ['-map', '0:a:0', ...recordingAudioArgs(options.audio)] : ['-an']),
     '-sn', '-dn',
     '-f', 'mp4', '-movflags', RECORDING_MOVFLAGS, '-flush_packets', '1',
     'pipe:1',
