@@ -106,7 +106,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
   private reconcile(): void {
     const armed = !this.closed && this.active && this.configuration !== undefined;
     if (armed && !this.prebuffer) {
-      // One extra GOP: the recording starts on the keyframe at or before now - prebufferLength.
+      // One extra second: the keyframe nearest to now - prebufferLength may be just before it.
       this.prebuffer = this.init.source.keepHistory(this.prebufferMs() + 1000);
     } else if (!armed && this.prebuffer) {
       this.prebuffer.release();

@@ -95,7 +95,7 @@ export class RecordingSession {
     }));
     const stdin = this.ffmpeg.stdin;
     if (stdin) {
-      this.attachment = init.source.attach(`recording ${init.id}`, stdin, (reason) => this.end('feed-failed', `camera feed ended: ${reason}`), { historyMs: init.prebufferMs });
+      this.attachment = init.source.attach(`recording ${init.id}`, stdin, (message) => this.end('feed-failed', `camera feed ended: ${message}`), { historyMs: init.prebufferMs });
     }
   }
 

@@ -57,7 +57,7 @@ export class PrebufferRing {
   }
 
   private prune(now: number): void {
-    // Keep the newest GOP that starts at or before now - keepMs: a recording starts on it.
+    // Keep the newest GOP that starts at or before now - keepMs, so every keyframe after it is a candidate start.
     while (this.gops.length > 1 && (this.gops[1]?.at ?? Infinity) <= now - this.keepMs) this.drop();
     while (this.gops.length > 1 && this.bytes > this.maxBytes) this.drop();
   }
@@ -84,11 +84,19 @@ export class PrebufferRing {
     return longest;
   }
 
-  /** PAT + PMT + every packet from the newest keyframe at or before now - ms (or the oldest kept). */
+  /**
+   * PAT + PMT + every packet from the keyframe nearest to now - ms (the older one on a tie, the
+   * oldest kept when the ring is shorter): a clip then starts within half a GOP of the asked time.
+   */
   from(ms: number, now: number): GopSnapshot | undefined {
     if (!this.pat || !this.pmt || this.gops.length === 0) return undefined;
+    const target = now - ms;
     let start = 0;
-    for (let i = 0; i < this.gops.length; i++) if ((this.gops[i]?.at ?? Infinity) <= now - ms) start = i;
+    for (let i = 1; i < this.gops.length; i++) {
+      const at = this.gops[i]?.at ?? Infinity;
+      const best = this.gops[start]?.at ?? -Infinity;
+      if (Math.abs(at - target) < Math.abs(best - target)) start = i;
+    }
     const gops = this.gops.slice(start);
     const first = gops[0];
     if (!first) return undefined;
