@@ -6,13 +6,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import type { API, CameraRecordingConfiguration } from 'homebridge';
 import { DataStreamParser, DataStreamReader, DataStreamWriter, Int32, Int64 } from '@homebridge/hap-nodejs';
+import type { CameraConfig } from '../../src/config/config-types.js';
 import { recordingArgs, RECORDING_MOVFLAGS } from '../../src/ffmpeg/args/recording-args.js';
 import { Fmp4Error, Fmp4Segmenter } from '../../src/recording/fmp4-segmenter.js';
+import { RecordingDelegate } from '../../src/recording/recording-delegate.js';
 import { chooseRecordingMode, type RecordingModeInput } from '../../src/recording/recording-mode.js';
 import { initialRecordingState, reduceRecordingState } from '../../src/recording/recording-state.js';
 import { MpegTsIndexer, TS_PACKET } from '../../src/source/mpegts-indexer.js';
 import { PrebufferRing } from '../../src/source/prebuffer-ring.js';
+import type { SharedSource } from '../../src/source/shared-source.js';
 import { boxes } from '../helpers/fmp4.js';
 import { decodeHds, encodeHds, HdsInt64 } from '../helpers/hds-codec.js';
 import { encodeSelectedConfig, REAL_HUB_SELECTION, REAL_HUB_SELECTION_B64 } from '../helpers/hds-hub.js';
@@ -202,4 +206,46 @@ describe('selected recording configuration TLV', () => {
   it('the test hub encodes the captured real-hub value byte for byte', () => {
     assert.equal(encodeSelectedConfig(REAL_HUB_SELECTION).toString('base64'), REAL_HUB_SELECTION_B64);
   });
+});
+
+describe('RecordingDelegate lifetime (real FFmpeg, a feed that sends nothing)', () => {
+  // Mocked feed: only the delegate's own teardown is under test here; the real feed is in the integration test.
+  const quietFeed = {
+    attach: () => ({ release: () => undefined, startedFrom: undefined }),
+    keepHistory: () => ({ release: () => undefined }),
+    historyInfo: () => undefined,
+    hasAudio: false,
+  } as unknown as SharedSource;
+  const log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+  const camera = { id: 'c', name: 'C', video: { mode: 'auto', encoder: 'libx264', maxFps: 30, maxBitrate: 2000 }, audio: { enabled: false } } as unknown as CameraConfig;
+  const selection = {
+    prebufferLength: 4000, eventTriggerTypes: [1], mediaContainerConfiguration: { type: 0, fragmentLength: 4000 },
+    videoCodec: { type: 0, parameters: { profile: 1, level: 2, bitRate: 1000, iFrameInterval: 4000 }, resolution: [640, 360, 15] },
+    audioCodec: { type: 0, audioChannels: 1, samplerate: 3, bitrateMode: 0, bitrate: 64 },
+  } as unknown as CameraRecordingConfiguration;
+  const delegate = (): RecordingDelegate => {
+    const d = new RecordingDelegate({ hap: {} as API['hap'], camera, ffmpegPath: 'ffmpeg', source: quietFeed, log, redact: (t) => t, streamInfo: () => undefined, audioActive: () => false, maxMs: 180_000, fragmentSlackMs: 4000 });
+    d.updateRecordingConfiguration(selection);
+    d.updateRecordingActive(true);
+    return d;
+  };
+  async function endsPromptly(end: (d: RecordingDelegate, g: AsyncGenerator<unknown>, abort: AbortController) => unknown, withSignal: boolean): Promise<void> {
+    const d = delegate();
+    const abort = new AbortController();
+    const generator = d.handleRecordingStreamRequest(1, withSignal ? abort.signal : undefined);
+    const next = generator.next();
+    await new Promise((r) => setTimeout(r, 300));
+    const [pid] = d.runningPids;
+    assert.ok(pid, 'the recording FFmpeg runs');
+    const started = performance.now();
+    await end(d, generator, abort);
+    const result = await next.catch((error: unknown) => ({ done: true, error }));
+    assert.equal(result.done, true, 'the generator finished');
+    assert.ok(performance.now() - started < 3000, 'promptly');
+    await d.close();
+    assert.throws(() => process.kill(pid, 0), 'FFmpeg is gone');
+  }
+  it('HAP-NodeJS 0.12 (no AbortSignal): closeRecordingStream ends the generator and FFmpeg', () => endsPromptly((d) => d.closeRecordingStream(1, 0), false));
+  it('HAP-NodeJS 2.x: the AbortSignal ends it', () => endsPromptly((_d, _g, abort) => abort.abort(), true));
+  it('a hub that acknowledges the end of stream ends it', () => endsPromptly((d) => d.acknowledgeStream(1), false));
 });
