@@ -3,8 +3,8 @@
  * `<prefix>/<id>/recording`, and a Home Assistant sensor (off / armed / recording) on the camera's
  * device whose attributes are that JSON.
  */
-import { nodeId, type DiscoveryMessage } from '../mqtt/discovery.js';
-import { isValidTopicSegment, type Topics } from '../mqtt/topics.js';
+import { nodeId, type DiscoveryMessage, type DiscoveryOptions } from '../mqtt/discovery.js';
+import { createTopics, isValidTopicSegment, type Topics } from '../mqtt/topics.js';
 import type { RecordingState } from './recording-state.js';
 
 export function recordingTopic(topics: Topics, cameraId: string): string {
@@ -17,21 +17,19 @@ export function recordingPayload(state: RecordingState): string {
   return JSON.stringify({ status, armed: state.armed, recording: state.recording, mode: state.mode, lastCloseReason: state.lastCloseReason, clipsToday: state.clipsToday, day: state.day });
 }
 
-export function recordingDiscoveryTopic(topics: Topics, cameraId: string): string {
-  return topics.discoveryConfig('sensor', nodeId(cameraId), 'recording');
-}
-
-export function recordingDiscovery(camera: { id: string }, topics: Topics, swVersion?: string): DiscoveryMessage {
-  const node = nodeId(camera.id);
+export function recordingDiscovery(camera: { id: string }, options: DiscoveryOptions): DiscoveryMessage {
+  const topics = options.topics ?? createTopics();
+  const node = nodeId(options.instanceId);
+  // The camera's device id in cameraDiscovery: HA attaches the sensor to that device.
+  const deviceId = `${node}_${camera.id}`;
   const topic = recordingTopic(topics, camera.id);
   return {
-    topic: recordingDiscoveryTopic(topics, camera.id),
+    topic: topics.discoveryConfig('sensor', node, `${camera.id}_recording`),
     payload: {
       name: 'HomeKit recording',
-      unique_id: `${node}_recording`,
-      // Same identifiers as the camera's other entities: HA attaches it to that device.
-      device: { identifiers: [node] },
-      origin: { name: 'homebridge-cctv', ...(swVersion ? { sw_version: swVersion } : {}) },
+      unique_id: `${deviceId}_recording`,
+      device: { identifiers: [deviceId] },
+      origin: { name: 'homebridge-cctv', ...(options.swVersion ? { sw_version: options.swVersion } : {}) },
       availability: [{ topic: topics.availability(), payload_available: 'online', payload_not_available: 'offline' }],
       device_class: 'enum',
       options: ['off', 'armed', 'recording'],
