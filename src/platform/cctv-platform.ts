@@ -8,13 +8,14 @@ import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformCo
 import type { CameraConfig, ConfigIssue, PlatformConfig } from '../config/config-types.js';
 import { redactSecrets, redactUrlsInText, secretsInUrl } from '../config/redact.js';
 import { resolveConfig } from '../config/validate-config.js';
-import { describeCapabilities, probeCapabilities, type FfmpegCapabilities } from '../ffmpeg/capabilities.js';
+import { chooseEncoder, describeCapabilities, probeCapabilities, tooOld, type FfmpegCapabilities } from '../ffmpeg/capabilities.js';
 import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
 import type { Log } from '../logging.js';
 import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
+import { statusFilePath } from '../ui/status-file.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
@@ -97,6 +98,11 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       return;
     }
     this.log.info(describeCapabilities(caps));
+    const old = tooOld(caps.libavformat, caps.version);
+    if (old) {
+      this.log.error(`${old}; cameras not started`);
+      return;
+    }
     if (this.shuttingDown) return;
 
     const health = new PlatformHealth({
@@ -105,6 +111,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
+      statusPath: statusFilePath(this.api.user.storagePath()),
       instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
     });
     this.health = health;
@@ -142,9 +149,12 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     accessory ??= new this.api.platformAccessory(camera.name, uuid, category);
     accessory.context = { id: camera.id };
     const log = this.cameraLog(camera);
+    const encoder = chooseEncoder(camera.video.encoder, caps.encoders);
+    if (encoder.warning) log.warn(encoder.warning);
+    if (encoder.encoder !== camera.video.encoder) camera = { ...camera, video: { ...camera.video, encoder: encoder.encoder } };
     const observer = health.observerFor(camera);
     const device = new CameraDevice({
-      api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,
+      api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders, ffmpegFeatures: caps.features,
       lingerMs: (this.config?.sourceLingerSeconds ?? 30) * 1000, log, redact: this.redact, observer, version: VERSION,
     });
     this.devices.set(camera.id, device);

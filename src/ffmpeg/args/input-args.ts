@@ -29,12 +29,14 @@ export interface RtspInput {
   transport: 'tcp' | 'udp';
   /** I/O timeout in seconds before FFmpeg gives up on a silent camera. */
   timeoutSeconds?: number;
+  /** FFmpeg 4.x: `-stimeout` (its `-timeout` means listen); see capabilities.ts. Default `-timeout`. */
+  timeoutOption?: '-timeout' | '-stimeout';
 }
 
 export function rtspInputArgs(input: RtspInput): string[] {
   return [
     '-rtsp_transport', input.transport,
-    '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
+    input.timeoutOption ?? '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
     '-probesize', '500000',
     '-analyzeduration', '100000',
     '-i', input.url,
