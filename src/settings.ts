@@ -21,4 +21,8 @@ export const TIMINGS = {
   snapshotFreshMs: 1_000,
   /** The feed is considered stalled after this long without bytes (then restarted). */
   stallMs: 5_000,
+  /** Hard cap on one HomeKit Secure Video clip: hubs have been seen never closing a stream. */
+  recordingMaxMs: 180_000,
+  /** A recording fragment later than fragment length + this counts as a stall (hubs give up near 5 s). */
+  recordingFragmentSlackMs: 4_000,
 } as const;

@@ -39,6 +39,8 @@ export interface CameraConfig {
   doorbell: boolean;
   /** Rings closer together than this are dropped: a stuck publisher must not flood every phone. */
   doorbellMinIntervalSeconds: number;
+  /** HomeKit Secure Video: recording services, prebuffer and fMP4 clips (implies a motion sensor). */
+  recording: boolean;
 }
 
 export interface MqttTlsConfig {

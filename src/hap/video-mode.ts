@@ -12,6 +12,10 @@ export interface CameraStreamInfo {
   codec?: string;
   /** H.264 profile_idc from the SPS (66 baseline, 77 main, 100 high). */
   profileIdc?: number;
+  levelIdc?: number;
+  /** Picture size from the SPS, when known. */
+  width?: number;
+  height?: number;
 }
 
 /** What HomeKit negotiated for this viewer, already capped by the configured maximums. */

@@ -8,6 +8,8 @@ import type { CameraConfig, MqttConfig } from '../config/config-types.js';
 import type { HealthState } from '../health/health-types.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { Log } from '../logging.js';
+import { recordingDiscovery, recordingPayload, recordingTopic } from '../recording/recording-mqtt.js';
+import type { RecordingState } from '../recording/recording-state.js';
 import { bridgeDiscovery, cameraDiscovery, discoveryTopicsFor, ownDiscoveryFilter, parseObjectId } from './discovery.js';
 import { HealthPublisher } from './health-publisher.js';
 import { LogThrottle } from './log-throttle.js';
@@ -82,6 +84,11 @@ export class MqttService {
     this.publisher.publish(cameraId, state);
   }
 
+  /** HomeKit Secure Video state of a recording camera (retained). */
+  publishRecording(cameraId: string, state: RecordingState): void {
+    this.connection.publishRetained(recordingTopic(this.topics, cameraId), recordingPayload(state));
+  }
+
   async close(): Promise<void> {
     this.publisher.close();
     await this.connection.close({ timeoutMs: 2000 });
@@ -90,6 +97,7 @@ export class MqttService {
   private publishDiscovery(): void {
     const options = { instanceId: this.init.instanceId, topics: this.topics, swVersion: this.init.version, ...(this.init.homepage ? { supportUrl: this.init.homepage } : {}) };
     const messages = [bridgeDiscovery(options), ...this.init.cameras.flatMap((camera) => cameraDiscovery({ id: camera.id, name: camera.name, manufacturer: camera.manufacturer, model: camera.model }, options))];
+    for (const camera of this.init.cameras) if (camera.recording) messages.push(recordingDiscovery(camera, options));
     this.published = new Set(messages.map((m) => m.topic));
     for (const message of messages) this.connection.publishRetained(message.topic, JSON.stringify(message.payload));
   }
@@ -120,6 +128,7 @@ export class MqttService {
       if (!acks.every(Boolean)) return; // the broker may still hold them: keep the state HA reads
       this.connection.publishRetained(this.topics.status(id), '');
       this.connection.publishRetained(this.topics.health(id), '');
+      this.connection.publishRetained(recordingTopic(this.topics, id), '');
     });
   }
 

@@ -11,6 +11,9 @@ import { probeRtsp } from '../health/rtsp-probe.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
 import type { CameraStreamInfo } from '../hap/video-mode.js';
+import { RecordingDelegate } from '../recording/recording-delegate.js';
+import { recordingOptions } from '../recording/recording-options.js';
+import type { RecordingState } from '../recording/recording-state.js';
 import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
@@ -22,6 +25,8 @@ export interface CameraObserver {
   firstFrame(ms: number): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
+  /** HomeKit Secure Video state changes (recording cameras only). */
+  recording?(state: RecordingState): void;
 }
 
 export interface CameraDeviceInit {
@@ -44,6 +49,8 @@ export class CameraDevice {
   readonly snapshots: SnapshotService;
   readonly delegate: StreamingDelegate;
   readonly controller: CameraController;
+  /** HomeKit Secure Video, when the camera has `recording: true`. */
+  readonly recording: RecordingDelegate | undefined;
   private motionService: Service | undefined;
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
@@ -97,24 +104,50 @@ export class CameraDevice {
       onViewers: (n) => init.observer.viewers(n),
       onFirstFrame: (ms) => init.observer.firstFrame(ms),
     });
-    const options = {
-      cameraStreamCount: camera.maxStreams,
-      delegate: this.delegate,
-      streamingOptions: streamingOptions(hap, camera, init.encoders),
-    };
-    this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
-    this.delegate.controller = this.controller;
-    accessory.configureController(this.controller);
-
+    // The motion sensor exists before the controller, so HAP-NodeJS links it to recording management.
     const existingMotion = accessory.getService(hap.Service.MotionSensor);
-    if (camera.motion) {
+    if (camera.motion || camera.recording) {
       this.motionService = existingMotion ?? accessory.addService(hap.Service.MotionSensor, camera.name);
       this.motionService.updateCharacteristic(hap.Characteristic.MotionDetected, false);
     } else if (existingMotion) {
       accessory.removeService(existingMotion);
     }
+    this.recording = camera.recording
+      ? new RecordingDelegate({
+        hap,
+        camera,
+        ffmpegPath: init.ffmpegPath,
+        source: this.source,
+        log,
+        redact: init.redact,
+        streamInfo: () => init.observer.streamInfo(),
+        audioActive: () => this.recordingAudioActive(),
+        onState: (state) => init.observer.recording?.(state),
+        maxMs: TIMINGS.recordingMaxMs,
+        fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
+      })
+      : undefined;
+    const options = {
+      cameraStreamCount: camera.maxStreams,
+      delegate: this.delegate,
+      streamingOptions: streamingOptions(hap, camera, init.encoders),
+      ...(this.recording && this.motionService
+        ? { recording: { options: recordingOptions(hap, camera), delegate: this.recording }, sensors: { motion: this.motionService } }
+        : {}),
+    };
+    this.controller = camera.doorbell ? new hap.DoorbellController(options) : new hap.CameraController(options);
+    this.delegate.controller = this.controller;
+    // Restores cached recording services (and HAP-NodeJS replays the saved selection and Active).
+    accessory.configureController(this.controller);
+
     if (camera.audio.enabled) this.learnAudioCodec();
     if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  private recordingAudioActive(): boolean {
+    const service = this.controller.recordingManagement?.recordingManagementService;
+    const value = service?.getCharacteristic(this.init.api.hap.Characteristic.RecordingAudioActive).value;
+    return value === 1 || value === true;
   }
 
   /**
@@ -159,6 +192,8 @@ export class CameraDevice {
     if (this.lastRingAt !== undefined && now - this.lastRingAt < this.init.camera.doorbellMinIntervalSeconds * 1000) return 'throttled';
     this.lastRingAt = now;
     controller.ringDoorbell();
+    // Home hubs do not arm doorbell triggers (HAP-NodeJS #976): a ring also counts as motion, so it records.
+    if (this.recording) this.setMotion(true);
     return 'done';
   }
 
@@ -168,6 +203,7 @@ export class CameraDevice {
     this.closing.abort();
     this.prebufferLease?.release();
     this.snapshots.close();
+    await this.recording?.close();
     await this.delegate.close();
     await this.source.close();
   }

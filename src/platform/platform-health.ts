@@ -107,9 +107,10 @@ export class PlatformHealth {
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
       streamInfo: () => {
         const video = monitor.video;
-        return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc } : undefined;
+        return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc, levelIdc: video.sps?.levelIdc, width: video.sps?.width ?? video.width, height: video.sps?.height ?? video.height } : undefined;
       },
       cameraDown: () => monitor.state.state === 'offline',
+      recording: (state) => this.mqtt?.publishRecording(camera.id, state),
     };
   }
 

@@ -14,6 +14,7 @@ import { FeedConsumer } from './feed-consumer.js';
 import { streamInfoSettled, type FeedStreamInfo } from './feed-stream-info.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
+import { PrebufferRing } from './prebuffer-ring.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { TeardownReason } from '../lifecycle/teardown-reason.js';
 
@@ -56,6 +57,11 @@ export interface FeedAttachment extends SourceLease {
   consumer: FeedConsumer;
 }
 
+export interface AttachOptions {
+  /** Start this far back in the kept history (see keepHistory) instead of at the newest GOP. */
+  historyMs?: number;
+}
+
 interface Waiter {
   resolve: (gop: GopSnapshot) => void;
   reject: (error: SourceError) => void;
@@ -69,6 +75,9 @@ export class SharedSource {
   private generation = 0;
   private indexer = new MpegTsIndexer();
   private readonly cache = new GopCache();
+  /** Seconds of history for recordings; present only while some hold asks for it. */
+  private history: PrebufferRing | undefined;
+  private readonly historyHolds = new Map<object, number>();
   private readonly consumers = new Map<FeedConsumer, (message: string) => void>();
   private readonly waiters = new Set<Waiter>();
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -131,10 +140,13 @@ export class SharedSource {
    * Feed a writable (a viewer's FFmpeg stdin) from the newest keyframe on. `onEnd` is called once if
    * the upstream fails while attached, so the viewer can end its session and tell HomeKit.
    */
-  attach(name: string, sink: Writable, onEnd: (message: string) => void): FeedAttachment {
+  attach(name: string, sink: Writable, onEnd: (message: string) => void, options: AttachOptions = {}): FeedAttachment {
     const lease = this.hold();
-    const consumer = new FeedConsumer(name, sink, () => this.cache.headers());
-    const startedFrom = this.cache.snapshot();
+    const fromHistory = options.historyMs !== undefined ? this.history?.from(options.historyMs, this.now()) : undefined;
+    const startedFrom = fromHistory ?? this.cache.snapshot();
+    // A prebuffer burst is written at once: the slow-reader bound must not count it as falling behind.
+    const bound = Math.max(4 * 1024 * 1024, 2 * (startedFrom?.data.length ?? 0));
+    const consumer = new FeedConsumer(name, sink, () => this.cache.headers(), bound);
     consumer.begin(startedFrom?.data);
     this.consumers.set(consumer, onEnd);
     return {
@@ -145,6 +157,35 @@ export class SharedSource {
         lease.release();
       },
     };
+  }
+
+  /**
+   * Keep the source running and remember at least `ms` of it (whole GOPs), for recordings that start
+   * before their trigger. Release to forget it again.
+   */
+  keepHistory(ms: number): SourceLease {
+    const lease = this.hold();
+    const key = {};
+    this.historyHolds.set(key, ms);
+    const longest = (): number => Math.max(0, ...this.historyHolds.values());
+    if (this.history) this.history.setKeepMs(longest());
+    else this.history = new PrebufferRing(longest());
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.historyHolds.delete(key);
+        if (this.historyHolds.size === 0) this.history = undefined;
+        else this.history?.setKeepMs(longest());
+        lease.release();
+      },
+    };
+  }
+
+  /** How much history is kept now, and the longest keyframe interval in it. */
+  historyInfo(): { spanMs: number; gopMs: number | undefined } | undefined {
+    return this.history ? { spanMs: this.history.spanMs(this.now()), gopMs: this.history.gopMs() } : undefined;
   }
 
   /** Where a decoder that needs the current state of the feed would start (undefined when cold). */
@@ -214,6 +255,7 @@ export class SharedSource {
     const generation = ++this.generation;
     this.indexer = new MpegTsIndexer();
     this.cache.clear();
+    this.history?.clear();
     this.sawKeyframe = false;
     this.startedAt = this.now();
     this.lastDataAt = this.startedAt;
@@ -244,6 +286,7 @@ export class SharedSource {
       const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${hint ? `; ${hint}` : ''}${detail ? `: ${detail}` : ''}`;
       this.emit({ type: 'ended', failed: !expected, reason, message });
       this.cache.clear();
+      this.history?.clear();
       for (const waiter of [...this.waiters]) waiter.reject(new SourceError(expected ? 'closed' : reason as FailureReason, message));
       for (const [consumer, onEnd] of [...this.consumers]) {
         this.consumers.delete(consumer);
@@ -262,6 +305,7 @@ export class SharedSource {
     this.lastDataAt = now;
     const indexed = this.indexer.push(chunk);
     this.cache.add(indexed, now);
+    this.history?.add(indexed, now);
     this.windowBytes += indexed.data.length;
     for (const kind of indexed.kinds) if (kind === 'frame-start' || kind === 'keyframe-start') this.windowFrames++;
     if (!this.sawKeyframe && this.cache.hasKeyframe) {

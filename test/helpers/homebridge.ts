@@ -7,13 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from './free-port.js';
 import { isRunning, killOnExit, terminate } from './processes.js';
 import { waitFor } from './wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOMEBRIDGE_BIN = join(REPO_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
+/** Pins host-less net listens (HAP-NodeJS's HomeKit Data Stream server) to 127.0.0.1. */
+const LOOPBACK_PRELOAD = pathToFileURL(join(REPO_ROOT, 'test', 'helpers', 'hds-loopback-preload.mjs')).href;
 export const TEST_PIN = '031-45-154';
 
 export interface HomebridgeOptions {
@@ -85,7 +87,8 @@ export class Homebridge {
     };
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', o.pluginPath ?? REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    const node = loopback ? ['--import', LOOPBACK_PRELOAD] : [];
+    const child = spawn(process.execPath, [...node, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     killOnExit(child);
     const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage, o.echo ?? false);
     await hb.waitForLog(/Homebridge v?[\d.]+.*is running on port \d+|is running on port \d+/, o.startTimeoutMs ?? 30_000);

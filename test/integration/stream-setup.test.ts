@@ -23,7 +23,7 @@ const log: Log = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error
 const camera: CameraConfig = {
   id: 'c', name: 'C', source: 'rtsp://127.0.0.1:1/x', rtspTransport: 'tcp', unbridge: true, maxStreams: 1, prebuffer: false,
   video: { mode: 'copy', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' },
-  audio: { enabled: false, codec: 'auto' }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5,
+  audio: { enabled: false, codec: 'auto' }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5, recording: false,
 };
 
 function request(overrides: Partial<PrepareStreamRequest> = {}): PrepareStreamRequest {

@@ -24,6 +24,7 @@ const CAMERA_DEFAULTS = {
   motionTimeoutSeconds: 30,
   doorbell: false,
   doorbellMinIntervalSeconds: 5,
+  recording: false,
 };
 
 const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 30, cameras: [] };

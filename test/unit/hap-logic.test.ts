@@ -351,7 +351,7 @@ describe('supportedResolutions', () => {
 describe('streamingOptions (real HAP values)', () => {
   const camera = (codec: AudioConfig['codec']): CameraConfig => ({
     id: 'c', name: 'C', source: 'rtsp://h/x', rtspTransport: 'tcp', unbridge: true, maxStreams: 4, prebuffer: false,
-    video: videoCaps().video, audio: { enabled: true, codec }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5,
+    video: videoCaps().video, audio: { enabled: true, codec }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5, recording: false,
   });
   const cases: Array<{ codec: AudioConfig['codec']; encoders: string[]; types: string[] }> = [
     { codec: 'auto', encoders: ['libopus'], types: ['OPUS'] },
