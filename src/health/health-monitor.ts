@@ -18,6 +18,11 @@ export interface HealthMonitorInit {
   feedIsLive: () => boolean;
   probe?: (url: string, options: RtspProbeOptions) => Promise<ProbeResult>;
   probeTimeoutMs?: number;
+  /**
+   * The camera's rtspTransport: with 'tcp' the probe also SETUPs the video track, until that has
+   * passed once and again after any failure, so a camera that only does UDP (461) is named as such.
+   */
+  transport?: 'tcp' | 'udp';
   now?: () => number;
 }
 
@@ -29,6 +34,7 @@ export class HealthMonitor {
   private probing = false;
   private readonly controller = new AbortController();
   private lastVideo: SdpVideoInfo | undefined;
+  private transportChecked = false;
   private readonly policy: HealthPolicy;
 
   constructor(private readonly init: HealthMonitorInit) {
@@ -95,7 +101,10 @@ export class HealthMonitor {
       this.probing = true;
       let result: ProbeResult;
       try {
-        result = await probe(this.init.url, { timeoutMs: this.init.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+        const options: RtspProbeOptions = { timeoutMs: this.init.probeTimeoutMs ?? 5000, signal: this.controller.signal };
+        if (this.init.transport && !this.transportChecked) options.transport = this.init.transport;
+        result = await probe(this.init.url, options);
+        this.transportChecked = result.ok;
       } finally {
         this.probing = false;
       }

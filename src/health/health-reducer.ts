@@ -1,6 +1,6 @@
 /**
  * Pure health state machine: (previous state, symptom, now) → next state, with hysteresis so one
- * lost probe does not flap Home Assistant automations, while hard evidence (401/403/404, a stall
+ * lost probe does not flap Home Assistant automations, while hard evidence (401/403/404/461, a stall
  * that persists) is reported at once and a camera that answers again is online on the next probe.
  */
 import type {
@@ -33,7 +33,7 @@ export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze({
 
 /** The camera refuses us for a reason retries will not fix (password, path): no hysteresis. */
 export function isHardFailure(reason: HealthReason | null): boolean {
-  return reason === 'unauthorized' || reason === 'forbidden' || reason === 'not_found';
+  return reason === 'unauthorized' || reason === 'forbidden' || reason === 'not_found' || reason === 'unsupported_transport';
 }
 
 /** Reasons only a running stream can judge (and only a running stream can clear). */

@@ -44,6 +44,7 @@ export class PlatformHealth {
   observerFor(camera: CameraConfig): CameraObserver {
     const monitor = new HealthMonitor({
       url: camera.source,
+      transport: camera.rtspTransport,
       policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
       log: this.init.logFor(camera),
       feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,

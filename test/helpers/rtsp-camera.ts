@@ -1,7 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { isRunning, killOnExit, terminate } from './processes.js';
@@ -39,6 +42,11 @@ export interface RtspCameraOptions {
   stamp?: boolean;
   /** Bound on reaching "ready" (default 15 s). */
   startTimeoutMs?: number;
+  // ---- connection options (conn helper) ----
+  /** Refuse RTP over TCP: SETUP with an interleaved transport gets 461 Unsupported Transport. */
+  udpOnly?: boolean;
+  /** Serve RTSPS with a self-signed certificate made by openssl for this camera (URLs become rtsps://). */
+  tls?: boolean;
 }
 
 /** One JSON line printed by the camera. */
@@ -70,6 +78,8 @@ export class RtspCamera {
   private runs = 0;
   private stderrText = '';
   private readonly listeners = new Set<(e: CameraEvent) => void>();
+  /** Temp dir with the self-signed certificate (tls), removed by stop()/kill(). */
+  private tlsDir: string | undefined;
 
   private constructor(options: RtspCameraOptions) {
     this.options = { ...options };
@@ -105,12 +115,17 @@ export class RtspCamera {
     return user !== undefined && password !== undefined ? this.urlWithCredentials(user, password) : this.urlWithoutCredentials;
   }
 
+  /** rtsps when the camera serves TLS. */
+  get scheme(): 'rtsp' | 'rtsps' {
+    return this.options.tls === true ? 'rtsps' : 'rtsp';
+  }
+
   get urlWithoutCredentials(): string {
-    return `rtsp://127.0.0.1:${this.port}${this.path}`;
+    return `${this.scheme}://127.0.0.1:${this.port}${this.path}`;
   }
 
   urlWithCredentials(user: string, password: string): string {
-    return `rtsp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}${this.path}`;
+    return `${this.scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}${this.path}`;
   }
 
   /** Current length of `events`; pass to the counters to look only at later events. */
@@ -199,11 +214,30 @@ export class RtspCamera {
   /** SIGTERM, SIGKILL after `graceMs`; resolves once the process has exited. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.child !== undefined) await terminate(this.child, 'SIGTERM', graceMs);
+    this.removeTlsDir();
   }
 
   /** SIGKILL (a camera losing power); resolves once the process has exited. */
   async kill(): Promise<void> {
     if (this.child !== undefined) await terminate(this.child, 'SIGKILL', 5000);
+  }
+
+  private removeTlsDir(): void {
+    if (this.tlsDir !== undefined) rmSync(this.tlsDir, { recursive: true, force: true });
+    this.tlsDir = undefined;
+  }
+
+  /** A fresh self-signed certificate for 127.0.0.1 (kept across restarts of this camera). */
+  private tlsArgs(): string[] {
+    if (this.tlsDir === undefined) {
+      const dir = mkdtempSync(join(tmpdir(), 'cctv-rtsps-'));
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      ], { stdio: 'ignore', timeout: 15_000 });
+      this.tlsDir = dir;
+    }
+    return ['--tls-cert', join(this.tlsDir, 'cert.pem'), '--tls-key', join(this.tlsDir, 'key.pem')];
   }
 
   /** Camera reboot: stop, then start again on the same port. */
@@ -236,6 +270,9 @@ export class RtspCamera {
     if (o.audio === true) args.push('--audio');
     if (o.pattern !== undefined) args.push('--pattern', o.pattern);
     if (o.stamp === true) args.push('--stamp');
+    // connection options (conn helper)
+    if (o.udpOnly === true) args.push('--udp-only');
+    if (o.tls === true) args.push(...this.tlsArgs());
     return args;
   }
 

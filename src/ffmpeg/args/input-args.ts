@@ -4,6 +4,8 @@
  * | flag                      | why                                                                   |
  * |---------------------------|-----------------------------------------------------------------------|
  * | -rtsp_transport tcp       | UDP drops packets on busy Wi-Fi: the "error while decoding MB" smear   |
+ * | -buffer_size 1048576 (UDP)| 2 s of a 4 Mbit/s stream: a keyframe burst overflows the default     |
+ * |                           | ~200 KB socket buffer and smears (the kernel caps it at rmem_max)     |
  * | -timeout 10000000         | socket I/O timeout (µs) so a camera that goes silent ends FFmpeg       |
  * | -probesize/-analyzeduration | small: the SDP already names the codec; big values delay first frame |
  * | -analyzeduration 0.1 s (RTSP) | a camera sends P-frames from PLAY on: with 1 s of analysis the    |
@@ -31,9 +33,13 @@ export interface RtspInput {
   timeoutSeconds?: number;
 }
 
+/** RTP/UDP receive buffer: 2 s of a 4 Mbit/s camera (a keyframe of a 2 s GOP arrives as one burst). */
+export const UDP_RECEIVE_BUFFER_BYTES = 1024 * 1024;
+
 export function rtspInputArgs(input: RtspInput): string[] {
   return [
     '-rtsp_transport', input.transport,
+    ...(input.transport === 'udp' ? ['-buffer_size', String(UDP_RECEIVE_BUFFER_BYTES)] : []),
     '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
     '-probesize', '500000',
     '-analyzeduration', '100000',
