@@ -8,6 +8,7 @@ import type { HealthPolicy, HealthState, Symptom } from './health-types.js';
 import { probeRtsp, type ProbeResult, type RtspProbeOptions } from './rtsp-probe.js';
 import type { SdpVideoInfo } from './sdp.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import type { LoginGate } from './login-guard.js';
 
 export interface HealthMonitorInit {
   url: string;
@@ -23,6 +24,8 @@ export interface HealthMonitorInit {
    * passed once and again after any failure, so a camera that only does UDP (461) is named as such.
    */
   transport?: 'tcp' | 'udp';
+  /** Lockout-safe logins, shared with the camera feed: a probe with credentials is one login. */
+  loginGate?: LoginGate;
   now?: () => number;
 }
 
@@ -98,6 +101,8 @@ export class HealthMonitor {
     try {
       if (this.init.feedIsLive()) return;
       const probe = this.init.probe ?? probeRtsp;
+      const ticket = this.init.loginGate?.begin();
+      if (ticket && !ticket.ok) return; // the state stays what the last rejection made it
       this.probing = true;
       let result: ProbeResult;
       try {
@@ -105,8 +110,10 @@ export class HealthMonitor {
         if (this.init.transport && !this.transportChecked) options.transport = this.init.transport;
         result = await probe(this.init.url, options);
         this.transportChecked = result.ok;
+        ticket?.attempt.end(result.ok ? 'accepted' : result.reason === 'unauthorized' ? 'rejected' : 'unknown');
       } finally {
         this.probing = false;
+        ticket?.attempt.end('unknown'); // a probe that threw; no-op after the outcome above
       }
       if (this.controller.signal.aborted) return;
       if (result.ok) {

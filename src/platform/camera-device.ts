@@ -4,6 +4,7 @@
  */
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
+import type { LoginGate } from '../health/login-guard.js';
 import type { Log } from '../logging.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
@@ -14,6 +15,8 @@ import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
 /** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
 export interface CameraObserver {
+  /** The camera's one login gate, shared by the feed and the health probe (lockout-safe credentials). */
+  readonly loginGate?: LoginGate;
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
@@ -60,6 +63,7 @@ export class CameraDevice {
       log,
       redact: init.redact,
       stallMs: TIMINGS.stallMs,
+      ...(init.observer.loginGate ? { loginGate: init.observer.loginGate } : {}),
       onEvent: (event) => init.observer.sourceEvent(event),
     });
     this.snapshots = new SnapshotService({

@@ -6,6 +6,7 @@
 import type { CameraConfig, PlatformConfig } from '../config/config-types.js';
 import { DEFAULT_HEALTH_POLICY } from '../health/health-reducer.js';
 import { HealthMonitor } from '../health/health-monitor.js';
+import { LoginGuard } from '../health/login-guard.js';
 import type { Log } from '../logging.js';
 import { MqttService } from '../mqtt/mqtt-service.js';
 import type { SourceEvent } from '../source/shared-source.js';
@@ -42,9 +43,11 @@ export class PlatformHealth {
   }
 
   observerFor(camera: CameraConfig): CameraObserver {
+    const loginGate = new LoginGuard({ log: this.init.logFor(camera) });
     const monitor = new HealthMonitor({
       url: camera.source,
       transport: camera.rtspTransport,
+      loginGate,
       policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
       log: this.init.logFor(camera),
       feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
@@ -53,6 +56,7 @@ export class PlatformHealth {
     this.monitors.set(camera.id, monitor);
     let lastEndFailed = false;
     return {
+      loginGate,
       sourceEvent: (event: SourceEvent) => {
         switch (event.type) {
         case 'starting':

@@ -15,6 +15,7 @@ import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { TeardownReason } from '../lifecycle/teardown-reason.js';
+import type { LoginAttempt, LoginGate } from '../health/login-guard.js';
 
 export type SourceEvent =
   | { type: 'starting'; generation: number }
@@ -36,6 +37,8 @@ export interface SharedSourceInit {
   /** No bytes for this long while running means the camera went silent. */
   stallMs?: number;
   backoff?: BackoffPolicy;
+  /** Lockout-safe logins, shared with the health probe: each FFmpeg start is one login. */
+  loginGate?: LoginGate;
   now?: () => number;
 }
 
@@ -82,6 +85,7 @@ export class SharedSource {
   private windowBytes = 0;
   private windowStart = 0;
   private totalFrames = 0;
+  private login: LoginAttempt | undefined;
   /** How many upstream sessions this source opened: the camera's view of us. */
   sessionsOpened = 0;
 
@@ -188,6 +192,18 @@ export class SharedSource {
   }
 
   private start(): void {
+    const ticket = this.init.loginGate?.begin();
+    if (ticket && !ticket.ok) {
+      // The camera rejected the password before: wait for the gate instead of spending a login.
+      this.init.log.debug(`camera feed waits ${Math.round(ticket.retryInMs / 1000)} s before the next login`);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.closed && this.holds > 0) this.start();
+      }, ticket.retryInMs);
+      this.restartTimer.unref();
+      return;
+    }
+    this.login = ticket?.attempt;
     const generation = ++this.generation;
     this.indexer = new MpegTsIndexer();
     this.cache.clear();
@@ -216,6 +232,8 @@ export class SharedSource {
       this.upstream = undefined;
       const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
       const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
+      this.login?.end(reason === 'unauthorized' ? 'rejected' : 'unknown');
+      this.login = undefined;
       const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
       const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${detail ? `: ${detail}` : ''}`;
       this.emit({ type: 'ended', failed: !expected, reason, message });
@@ -242,6 +260,7 @@ export class SharedSource {
     for (const kind of indexed.kinds) if (kind === 'frame-start' || kind === 'keyframe-start') this.windowFrames++;
     if (!this.sawKeyframe && this.cache.hasKeyframe) {
       this.sawKeyframe = true;
+      this.login?.end('accepted');
       this.emit({ type: 'first-keyframe', ms: Math.round(now - this.startedAt) });
     }
     for (const consumer of this.consumers.keys()) consumer.push(indexed);
