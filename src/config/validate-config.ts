@@ -6,7 +6,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig } from './config-types.js';
 import { redactUrlsInText } from './redact.js';
-import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS } from './schema.js';
+import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS, type JsonSchema } from './schema.js';
 
 export interface ResolvedConfig {
   config: PlatformConfig;
@@ -17,6 +17,7 @@ interface Validators {
   platform: ValidateFunction;
   camera: ValidateFunction;
   mqtt: ValidateFunction;
+  mqttDefaults: ReadonlyMap<string, unknown>;
   cameraKeys: Set<string>;
 }
 
@@ -27,10 +28,12 @@ function compile(): Validators {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   for (const keyword of UI_KEYWORDS) ajv.addKeyword({ keyword, schemaType: ['string', 'object', 'array', 'boolean'] });
   const camera = cameraSchema();
+  const mqtt = mqttSchema();
   return {
     platform: ajv.compile(platformSchema()),
     camera: ajv.compile(camera),
-    mqtt: ajv.compile(mqttSchema()),
+    mqtt: ajv.compile(mqtt),
+    mqttDefaults: defaultsOf(mqtt),
     cameraKeys: new Set(Object.keys(camera.properties ?? {})),
   };
 }
@@ -134,6 +137,39 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Schema defaults of an object's properties, nested objects as maps of their own defaults. */
+function defaultsOf(schema: JsonSchema): ReadonlyMap<string, unknown> {
+  const defaults = new Map<string, unknown>();
+  for (const [key, property] of Object.entries(schema.properties ?? {})) {
+    if (property.type === 'object') defaults.set(key, defaultsOf(property));
+    else if ('default' in property) defaults.set(key, property['default']);
+  }
+  return defaults;
+}
+
+/** True when every value is empty or its schema default: what the Homebridge UI saves for an untouched section. */
+function onlyDefaults(value: Record<string, unknown>, defaults: ReadonlyMap<string, unknown>): boolean {
+  return Object.entries(value).every(([key, item]) => {
+    const expected = defaults.get(key);
+    if (expected instanceof Map) return isObject(item) && onlyDefaults(item, expected as ReadonlyMap<string, unknown>);
+    return item === '' || item === undefined || (expected !== undefined && item === expected);
+  });
+}
+
+/**
+ * Whether the mqtt block asks for MQTT: `enabled` when set, otherwise a broker URL. A block of
+ * defaults only (the Homebridge UI saves nested defaults of sections nobody opened) means off,
+ * silently; anything else without a URL is reported, so a half-filled section is not ignored.
+ */
+export function mqttRequested(raw: unknown, defaults: ReadonlyMap<string, unknown>): boolean {
+  if (raw === undefined) return false;
+  if (!isObject(raw)) return true; // the wrong type is reported
+  if (raw.enabled === false) return false;
+  if (raw.enabled !== undefined) return true; // true, or a wrong type that validation reports
+  if (raw.url !== undefined && raw.url !== '') return true;
+  return !onlyDefaults(raw, defaults);
+}
+
 /** Resolve Homebridge's platform config. Never throws, whatever `raw` is. */
 export function resolveConfig(raw: unknown): ResolvedConfig {
   validators ??= compile();
@@ -203,15 +239,19 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   });
 
   let mqtt: MqttConfig | undefined;
-  if (rawMqtt !== undefined && !(isObject(rawMqtt) && Object.keys(rawMqtt).length === 0)) {
+  if (mqttRequested(rawMqtt, v.mqttDefaults)) {
     const { copy, tooDeep } = isObject(rawMqtt) ? cloneEntries(rawMqtt) : { copy: rawMqtt, tooDeep: [] };
     const candidate = copy;
     if (tooDeep.length > 0) {
       for (const key of tooDeep) issues.push({ scope: 'mqtt', subject: 'mqtt', field: `mqtt.${printable(key) || '""'}`, message: TOO_DEEP, severity: 'error' });
-    } else if (v.mqtt(candidate)) {
-      mqtt = candidate as unknown as MqttConfig;
-    } else {
+    } else if (!v.mqtt(candidate)) {
       issues.push(...toIssues(v.mqtt.errors, 'mqtt', 'mqtt', 'mqtt.'));
+    } else if (!isObject(candidate) || typeof candidate.url !== 'string' || candidate.url === '') {
+      // Not a schema `required`: the UI would then flag the section for users who never use MQTT.
+      issues.push({ scope: 'mqtt', subject: 'mqtt', field: 'mqtt.url', message: 'is required', severity: 'error' });
+    } else {
+      delete candidate.enabled;
+      mqtt = candidate as unknown as MqttConfig;
     }
   }
 

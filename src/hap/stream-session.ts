@@ -5,14 +5,27 @@
  */
 import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
-import { streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
+import { audioOnlyStreamArgs, streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
-import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
+import type { FeedAttachment, SharedSource, SourceLease } from '../source/shared-source.js';
+import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
+import { VideoRtpSender } from '../rtp/video-rtp-sender.js';
+import { RtpRelay } from '../rtp/rtp-relay.js';
 import { RtcpReceiver } from './rtcp-receiver.js';
+import { DROP_GRACE_MS, waitForFeedBack } from './feed-drop.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import { describeTeardown, type SessionFailure, type TeardownReason } from '../lifecycle/teardown-reason.js';
+
+/**
+ * How long SetupEndpoints alone keeps the camera feed held: HomeKit sends START within about a
+ * second, while a setup HAP-NodeJS dropped silently (unparseable START) must not keep the camera
+ * connected for the whole prepare timeout.
+ */
+const PREPARED_FEED_HOLD_MS = 5000;
+/** RECONFIGUREs closer together than this become one FFmpeg restart. */
+const RECONFIGURE_SETTLE_MS = 250;
 
 export interface StreamSessionInit {
   id: string;
@@ -21,6 +34,8 @@ export interface StreamSessionInit {
   log: Log;
   redact: (text: string) => string;
   encoder: string;
+  /** Copy video: sent from Node (src/rtp, no process per viewer) or by a viewer FFmpeg (the old path). */
+  copySender: 'node' | 'ffmpeg';
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
   mode: () => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
@@ -40,6 +55,12 @@ export class StreamSession {
   readonly ssrcAudio = randomSsrc();
   private readonly controller = new AbortController();
   private ffmpeg: FfmpegProcess | undefined;
+  private copyVideo: CopyVideoViewer | undefined;
+  /** Held from SetupEndpoints on, so the camera is connecting while HomeKit negotiates. */
+  private feedLease: SourceLease | undefined;
+  private feedLeaseTimer: NodeJS.Timeout | undefined;
+  /** The feed is not H.264 (or Node cannot carry it): this session uses the FFmpeg copy path. */
+  private ffmpegCopy = false;
   private attachment: FeedAttachment | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private startedAt = 0;
@@ -47,7 +68,13 @@ export class StreamSession {
   private ended: Promise<void> | undefined;
   private video: VideoRequest | undefined;
   private audio: AudioRequest | undefined;
-  private mode: 'copy' | 'transcode' = 'copy';
+  /** Undefined until the first launch has decided (it may be waiting for the camera's keyframe). */
+  private mode: 'copy' | 'transcode' | undefined;
+  /** Viewer FFmpegs write plain RTP here; the relays own the session's SRTP state (rtp-relay.ts). */
+  private relays: { video: RtpRelay; audio: RtpRelay | undefined } | undefined;
+  private reconfigureTimer: NodeJS.Timeout | undefined;
+  private launching: Promise<void> | undefined;
+  private relaunchPending = false;
 
   private constructor(
     private readonly deps: StreamSessionInit,
@@ -57,10 +84,18 @@ export class StreamSession {
   ) {}
 
   static async prepare(deps: StreamSessionInit, target: SessionTarget): Promise<StreamSession> {
-    const video = await RtcpReceiver.bind(target.localAddress, target.family);
+    const video = await RtcpReceiver.bind(target.localAddress, target.family, target.videoKeyAndSalt);
     try {
-      const audio = await RtcpReceiver.bind(target.localAddress, target.family);
-      return new StreamSession(deps, target, video, audio);
+      const audio = await RtcpReceiver.bind(target.localAddress, target.family, target.audioKeyAndSalt);
+      const session = new StreamSession(deps, target, video, audio);
+      session.feedLease = deps.source.hold();
+      session.feedLeaseTimer = setTimeout(() => {
+        if (session.startedAt) return;
+        session.feedLease?.release();
+        session.feedLease = undefined;
+      }, PREPARED_FEED_HOLD_MS);
+      session.feedLeaseTimer.unref();
+      return session;
     } catch (error) {
       video.close();
       throw error;
@@ -90,12 +125,36 @@ export class StreamSession {
   reconfigure(video: Pick<VideoRequest, 'width' | 'height' | 'fps' | 'bitrateKbps'>): void {
     if (!this.video || !this.active) return;
     this.video = { ...this.video, ...video };
+    // Still waiting for the first keyframe: that launch reads the new size when it goes on.
+    if (this.mode === undefined) return;
     if (this.mode !== 'transcode') {
       this.deps.log.debug(`${this.deps.id}: reconfigure to ${video.width}x${video.height}@${video.fps} ignored in copy mode`);
       return;
     }
-    this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
-    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not reconfigure: ${error instanceof Error ? error.message : String(error)}`)));
+    clearTimeout(this.reconfigureTimer);
+    this.reconfigureTimer = setTimeout(() => this.relaunch(), RECONFIGURE_SETTLE_MS);
+    this.reconfigureTimer.unref();
+  }
+
+  /** One FFmpeg restart at a time; RECONFIGUREs during one are folded into a single next one. */
+  private relaunch(): void {
+    if (!this.active) return;
+    if (this.launching) {
+      this.relaunchPending = true;
+      return;
+    }
+    const video = this.video;
+    if (video) this.deps.log.info(`${this.deps.id}: reconfigured to ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`);
+    this.launching = this.launch()
+      .catch((error: unknown) => this.selfEnd('start-failed', `could not reconfigure: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        this.launching = undefined;
+        if (this.relaunchPending) {
+          this.relaunchPending = false;
+          this.relaunch();
+        }
+      });
+    fireAndForget(this.deps.log, `${this.deps.id}: reconfigure`, this.launching);
   }
 
   /** Ends the session; idempotent, resolves when FFmpeg is gone and the ports are closed. */
@@ -106,10 +165,19 @@ export class StreamSession {
 
   private async teardown(reason: TeardownReason, message: string): Promise<void> {
     clearInterval(this.watchdog);
+    clearTimeout(this.reconfigureTimer);
+    clearTimeout(this.feedLeaseTimer);
     this.controller.abort(reason);
     this.attachment?.release();
     this.attachment = undefined;
+    this.copyVideo?.stop();
+    this.copyVideo = undefined;
+    this.feedLease?.release();
+    this.feedLease = undefined;
     await this.ffmpeg?.stop(reason);
+    this.relays?.video.close();
+    this.relays?.audio?.close();
+    this.relays = undefined;
     this.videoRtcp.close();
     this.audioRtcp.close();
     const seconds = this.startedAt ? ((performance.now() - this.startedAt) / 1000).toFixed(1) : '0';
@@ -125,11 +193,12 @@ export class StreamSession {
   }
 
   private async launch(): Promise<void> {
-    const video = this.video;
-    if (!video) return;
+    if (!this.video) return;
     const lease = this.deps.source.hold();
     try {
       await this.deps.source.waitForGop(this.deps.startTimeoutMs, this.controller.signal);
+      // Read after the wait: a RECONFIGURE that came meanwhile is applied, not lost.
+      const video = this.video;
       if (!this.active) return;
       const decision = this.deps.mode();
       this.mode = decision.mode;
@@ -146,6 +215,13 @@ export class StreamSession {
         };
         audioNote = `${audioChoice.codec} ${audioChoice.sampleRateKhz} kHz`;
       }
+      if (decision.mode === 'copy' && this.deps.copySender === 'node' && !this.ffmpegCopy) {
+        this.startNodeCopy(video, audio, decision);
+        this.deps.log.info(`${this.deps.id}: stream started (copy, sent from Node; ${decision.why}; ${audioNote})`);
+        return;
+      }
+      this.copyVideo?.stop();
+      this.copyVideo = undefined;
       const gop = this.deps.source.currentGop();
       const out: VideoOutput = {
         mode: decision.mode,
@@ -162,7 +238,9 @@ export class StreamSession {
         // Transcoding starts at the live edge: decode the cached GOP but send only its newest frame on.
         skipFrames: decision.mode === 'transcode' && gop ? gop.frames - 1 : 0,
       };
-      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: out, audio }), decision);
+      const relays = await this.openRelays(video, audio);
+      if (!this.active) return;
+      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: this.viaRelay(out, relays.video), audio: audio && relays.audio ? this.viaRelay(audio, relays.audio) : audio }), decision);
       const what = decision.mode === 'copy' ? 'copy' : `transcode ${this.deps.encoder} ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`;
       this.deps.log.info(`${this.deps.id}: stream started (${what}; ${decision.why}; ${audioNote})`);
     } finally {
@@ -170,7 +248,104 @@ export class StreamSession {
     }
   }
 
-  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }): void {
+  /** Video packetized in Node from the feed; audio (if any) by an audio-only FFmpeg. */
+  private startNodeCopy(video: VideoRequest, audio: AudioOutput | undefined, decision: { mode: 'copy' | 'transcode'; auto: boolean }): void {
+    const sender = new VideoRtpSender({
+      send: (datagram) => this.videoRtcp.send(datagram, this.target.videoPort, this.target.address),
+      keyAndSalt: this.target.videoKeyAndSalt,
+      ssrc: this.ssrcVideo,
+      payloadType: video.payloadType,
+      mtu: video.mtu,
+      rtcpIntervalS: video.rtcpIntervalS,
+      onFirstAccessUnit: () => this.noteFirstFrame(),
+    });
+    const spawnAudio = (): void => {
+      if (!audio) return;
+      fireAndForget(this.deps.log, `${this.deps.id}: audio`, this.openRelays(video, audio).then((relays) => {
+        if (!this.active || !relays.audio) return;
+        this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), this.viaRelay(audio, relays.audio)), decision, () => undefined);
+      }).catch((error: unknown) => this.selfEnd('start-failed', `could not start audio: ${String(error)}`)));
+    };
+    this.copyVideo = new CopyVideoViewer({
+      id: this.deps.id,
+      source: this.deps.source,
+      sender,
+      log: this.deps.log,
+      signal: this.controller.signal,
+      onNotH264: () => {
+        if (this.ffmpegCopy || !this.active) return;
+        this.ffmpegCopy = true;
+        this.deps.log.info(`${this.deps.id}: the feed is not H.264; copying through FFmpeg instead`);
+        fireAndForget(this.deps.log, `${this.deps.id}: FFmpeg copy`, this.launch().catch((error: unknown) => this.selfEnd('start-failed', `could not start: ${String(error)}`)));
+      },
+      onLost: (message) => this.selfEnd('feed-ended', message),
+      // The audio FFmpeg lost its input with the feed; a fresh one joins the restarted feed.
+      onRecovered: spawnAudio,
+    });
+    this.copyVideo.start();
+    spawnAudio();
+  }
+
+  /** Opened once per session, so every FFmpeg of the session (reconfigured or restarted) shares them. */
+  private async openRelays(video: VideoRequest, audio: AudioOutput | undefined): Promise<{ video: RtpRelay; audio: RtpRelay | undefined }> {
+    if (this.relays) return this.relays;
+    const send = (port: number, rtcp: RtcpReceiver) => (datagram: Buffer): void => rtcp.send(datagram, port, this.target.address);
+    const videoRelay = await RtpRelay.open({
+      send: send(this.target.videoPort, this.videoRtcp), keyAndSalt: this.target.videoKeyAndSalt, ssrc: this.ssrcVideo,
+      payloadType: video.payloadType, clockRate: 90_000, rtcpIntervalS: video.rtcpIntervalS,
+    });
+    const audioRelay = audio ? await RtpRelay.open({
+      send: send(this.target.audioPort, this.audioRtcp), keyAndSalt: this.target.audioKeyAndSalt, ssrc: this.ssrcAudio,
+      payloadType: audio.payloadType, clockRate: audio.sampleRateKhz * 1000, rtcpIntervalS: 5,
+    }).catch((error: unknown) => {
+      videoRelay.close();
+      throw error;
+    }) : undefined;
+    if (this.relays || !this.active) {
+      videoRelay.close();
+      audioRelay?.close();
+      if (!this.relays) throw new Error('session ended');
+      return this.relays;
+    }
+    this.relays = { video: videoRelay, audio: audioRelay };
+    return this.relays;
+  }
+
+  /** This FFmpeg's own SSRC, so the relay can tell its packets from a replaced FFmpeg's. */
+  private viaRelay<T extends { ssrc: number; relayPort?: number }>(output: T, relay: RtpRelay): T {
+    const ssrc = randomSsrc();
+    relay.expect(ssrc);
+    return { ...output, ssrc, relayPort: relay.port };
+  }
+
+  private noteFirstFrame(): void {
+    if (this.firstFrameSeen) return;
+    this.firstFrameSeen = true;
+    // The viewer's silence is counted from its first frame on.
+    this.videoRtcp.lastPacketAt = Math.max(this.videoRtcp.lastPacketAt, performance.now());
+    this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
+  }
+
+  /**
+   * The feed failed under this session's FFmpeg: keep the session (and the old attachment's hold on
+   * the feed, so it restarts), and start a fresh FFmpeg on the restarted feed. The relays keep the
+   * viewer's sequence and timestamps running on.
+   */
+  private rideOutDrop(why: string): void {
+    if (!this.active) return;
+    this.deps.log.info(`${this.deps.id}: camera feed lost (${why}); holding the session for up to ${DROP_GRACE_MS / 1000} s`);
+    setImmediate(() => fireAndForget(this.deps.log, `${this.deps.id}: feed recovery`, waitForFeedBack(this.deps.source, DROP_GRACE_MS, this.controller.signal, why).then((outcome) => {
+      if (!this.active) return;
+      if (!outcome.back) {
+        this.selfEnd('feed-ended', outcome.reason);
+        return;
+      }
+      this.deps.log.info(`${this.deps.id}: camera feed back; restarting the stream's FFmpeg`);
+      return this.launch();
+    }).catch((error: unknown) => this.selfEnd('start-failed', `could not restart after the camera came back: ${String(error)}`))));
+  }
+
+  private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.rideOutDrop(why)): void {
     const previous = { ffmpeg: this.ffmpeg, attachment: this.attachment };
     const proc = new FfmpegProcess({
       path: this.deps.ffmpegPath,
@@ -183,7 +358,7 @@ export class StreamSession {
     this.ffmpeg = proc;
     const stdin = proc.stdin;
     if (!stdin) throw new Error('FFmpeg has no stdin');
-    this.attachment = this.deps.source.attach(this.deps.id, stdin, (message) => this.selfEnd('feed-ended', message));
+    this.attachment = this.deps.source.attach(this.deps.id, stdin, onFeedEnd);
     // Swap only after the new one is attached, so a reconfigure never leaves the feed unheld.
     previous.attachment?.release();
     if (previous.ffmpeg) fireAndForget(this.deps.log, `${this.deps.id}: stopping the replaced FFmpeg`, previous.ffmpeg.stop('reconfigured'));
@@ -202,10 +377,7 @@ export class StreamSession {
 
   private onProgress(progress: FfmpegProgress, proc: FfmpegProcess): void {
     if (proc !== this.ffmpeg) return;
-    if (!this.firstFrameSeen && progress.frame > 0) {
-      this.firstFrameSeen = true;
-      this.deps.onFirstFrame(Math.round(performance.now() - this.startedAt));
-    }
+    if (progress.frame > 0) this.noteFirstFrame();
   }
 
   private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {
@@ -215,6 +387,9 @@ export class StreamSession {
   }
 
   private checkViewer(): void {
+    // Until the first frame is sent (a long-GOP camera's first keyframe can be 10 s away) a viewer
+    // has nothing to report on; the start timeout bounds that wait instead.
+    if (!this.firstFrameSeen) return;
     const silentMs = performance.now() - Math.max(this.videoRtcp.lastPacketAt, this.audioRtcp.lastPacketAt);
     if (silentMs > this.deps.viewerTimeoutMs) {
       this.selfEnd('viewer-gone', `viewer sent no RTCP for ${Math.round(silentMs / 1000)} s (left the network?)`);

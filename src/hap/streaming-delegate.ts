@@ -53,6 +53,8 @@ export class StreamingDelegate implements CameraStreamingDelegate {
   private readonly enums: HapEnums;
   private readonly sessions = new Map<string, StreamSession>();
   private readonly prepareTimers = new Map<string, NodeJS.Timeout>();
+  /** Sessions whose SetupEndpoints is still being handled, and whether a STOP came for them meanwhile. */
+  private readonly preparing = new Map<string, { stopped: boolean }>();
   private copyFailed = false;
   private audioWarned = false;
   private closed = false;
@@ -95,7 +97,6 @@ export class StreamingDelegate implements CameraStreamingDelegate {
 
   private async prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
     if (this.closed) throw new Error('the camera is shutting down');
-    if (this.sessions.size >= this.init.camera.maxStreams) await this.evictOrphan();
     // HAP-NodeJS turns any session id bytes into a string: a 3-byte id arrives as "010203----".
     if (!SESSION_ID.test(request.sessionID)) throw new Error('the session id is not a 16-byte UUID');
     const suite = this.enums.SRTPCryptoSuites.AES_CM_128_HMAC_SHA1_80;
@@ -106,8 +107,20 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     const validPort = (p: number): boolean => Number.isInteger(p) && p > 0 && p < 65_536;
     if (!validPort(request.video.port) || !validPort(request.audio.port)) throw new Error('invalid RTP port');
     if (isIP(request.targetAddress) === 0 || isIP(request.sourceAddress) === 0) throw new Error('invalid address');
+    // Only a request that is valid may push out an orphaned prepared session.
+    const pending = { stopped: false };
+    this.preparing.set(request.sessionID, pending);
+    try {
+      return await this.prepareValid(request, videoKey, audioKey, pending);
+    } finally {
+      if (this.preparing.get(request.sessionID) === pending) this.preparing.delete(request.sessionID);
+    }
+  }
+
+  private async prepareValid(request: PrepareStreamRequest, videoKey: Buffer, audioKey: Buffer, pending: { stopped: boolean }): Promise<Parameters<PrepareStreamCallback>[1]> {
     const old = this.sessions.get(request.sessionID);
     if (old) await old.end('set-up-again');
+    if (this.sessions.size >= this.init.camera.maxStreams) await this.evictOrphan();
 
     const session = await StreamSession.prepare({
       id: `[${request.sessionID.slice(0, 8)}]`,
@@ -116,6 +129,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       log: this.init.log,
       redact: this.init.redact,
       encoder: this.init.camera.video.encoder,
+      copySender: this.init.camera.video.copySender,
       mode: () => ({ ...chooseVideoMode(this.init.camera.video.mode, this.init.streamInfo(), this.copyFailed), auto: this.init.camera.video.mode === 'auto' }),
       onCopyFailed: () => { this.copyFailed = true; },
       audio: (requested) => {
@@ -144,6 +158,10 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       videoKeyAndSalt: videoKey,
       audioKeyAndSalt: audioKey,
     });
+    if (pending.stopped || this.closed) {
+      await session.end(pending.stopped ? 'stopped-by-homekit' : 'closed', pending.stopped ? 'stopped by HomeKit during setup' : undefined);
+      throw new Error(pending.stopped ? 'stopped during setup' : 'the camera is shutting down');
+    }
     this.sessions.set(request.sessionID, session);
     this.init.onViewers(this.sessions.size);
     const timer = setTimeout(() => {
@@ -165,6 +183,8 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       const type = request.type as string;
       if (type === this.enums.StreamRequestTypes.STOP) {
         this.clearPrepareTimer(request.sessionID);
+        const pending = this.preparing.get(request.sessionID);
+        if (pending) pending.stopped = true;
         if (session) fireAndForget(this.init.log, 'stream stop', session.end('stopped-by-homekit'));
         done();
         return;

@@ -1,7 +1,14 @@
 /**
  * Home Assistant MQTT discovery, pure: one HA device per camera with a connectivity binary sensor
- * (attributes = the health JSON) and diagnostic sensors read from the health JSON, all tied to the
- * plugin's availability topic; plus a bridge device for the plugin itself (the cameras' `via_device`).
+ * (its primary entity; attributes = the health JSON) and diagnostic sensors read from the health
+ * JSON, all tied to the plugin's availability topic; plus a device for the plugin itself (the
+ * cameras' `via_device`).
+ *
+ * Every config of one plugin instance sits under one node id, `cctv_<instance>`:
+ *   <discoveryPrefix>/<component>/cctv_<instance>/<cameraId>_<object>/config
+ * so the instance can subscribe to exactly its own entries (`<dp>/+/cctv_<instance>/+/config`) and
+ * never clears those of another Homebridge sharing the broker. The plugin's own device is
+ * `<dp>/binary_sensor/cctv_<instance>_plugin/connectivity/config`, outside that filter.
  */
 import { createTopics } from './topics.js';
 import type { Topics } from './topics.js';
@@ -14,8 +21,10 @@ export interface DiscoveryCamera {
 }
 
 export interface DiscoveryOptions {
+  /** The plugin instance's id (see platform/instance-id.ts): namespaces node and unique ids. */
+  instanceId: string;
   topics?: Topics;
-  /** Plugin version for `sw_version` / `origin`. */
+  /** Plugin version, for `origin` (what published the config; not the camera's firmware). */
   swVersion?: string;
 }
 
@@ -26,8 +35,6 @@ export interface DiscoveryMessage {
 }
 
 const PLUGIN = 'homebridge-cctv';
-// Camera nodes are all `cctv_<id>`, so this cannot collide with a camera called "bridge".
-const BRIDGE_ID = 'homebridge_cctv';
 
 /** Objects published per camera, in order; `discoveryTopicsFor` clears the same list. */
 const CAMERA_OBJECTS = [
@@ -39,8 +46,29 @@ const CAMERA_OBJECTS = [
   { component: 'sensor', object: 'time_to_first_frame' },
 ] as const;
 
-export function nodeId(cameraId: string): string {
-  return `cctv_${cameraId}`;
+type CameraObject = (typeof CAMERA_OBJECTS)[number]['object'];
+
+/** The node id every camera config of this instance sits under. */
+export function nodeId(instanceId: string): string {
+  return `cctv_${instanceId}`;
+}
+
+function pluginNode(instanceId: string): string {
+  return `${nodeId(instanceId)}_plugin`;
+}
+
+/** The subscription filter matching exactly this instance's camera configs. */
+export function ownDiscoveryFilter(instanceId: string, topics: Topics = createTopics()): string {
+  return `${topics.discoveryPrefix}/+/${nodeId(instanceId)}/+/config`;
+}
+
+/** `<cameraId>_<object>` back to its parts; undefined for an object id this plugin never made. */
+export function parseObjectId(objectId: string): { cameraId: string; object: CameraObject } | undefined {
+  for (const { object } of CAMERA_OBJECTS) {
+    const suffix = `_${object}`;
+    if (objectId.length > suffix.length && objectId.endsWith(suffix)) return { cameraId: objectId.slice(0, -suffix.length), object };
+  }
+  return undefined;
 }
 
 function origin(swVersion: string | undefined): Record<string, unknown> {
@@ -56,33 +84,34 @@ function field(name: string): string {
   return `{{ value_json.${name} }}`;
 }
 
-export function cameraDiscovery(camera: DiscoveryCamera, options: DiscoveryOptions = {}): DiscoveryMessage[] {
+export function cameraDiscovery(camera: DiscoveryCamera, options: DiscoveryOptions): DiscoveryMessage[] {
   const topics = options.topics ?? createTopics();
-  const node = nodeId(camera.id);
+  const node = nodeId(options.instanceId);
+  const deviceId = `${node}_${camera.id}`;
+  // No sw_version: the plugin's version is not the camera's firmware; it goes in `origin`.
   const device: Record<string, unknown> = {
-    identifiers: [node],
+    identifiers: [deviceId],
     name: camera.name,
     manufacturer: camera.manufacturer ?? 'Homebridge CCTV',
     model: camera.model ?? 'RTSP camera',
-    via_device: BRIDGE_ID,
+    via_device: pluginNode(options.instanceId),
   };
-  if (options.swVersion) device['sw_version'] = options.swVersion;
   const healthTopic = topics.health(camera.id);
   const common = (object: string, name: string): Record<string, unknown> => ({
     name,
     // No object_id (deprecated since HA 2025.10) nor default_entity_id (unknown to older HA):
     // HA derives the entity id from the device and entity names.
-    unique_id: `${node}_${object}`,
+    unique_id: `${deviceId}_${object}`,
     device,
     origin: origin(options.swVersion),
     availability: availability(topics),
   });
   const diagnostic = { entity_category: 'diagnostic' };
 
-  const configs: Record<(typeof CAMERA_OBJECTS)[number]['object'], Record<string, unknown>> = {
+  const configs: Record<CameraObject, Record<string, unknown>> = {
+    // The primary entity (no entity_category), so a default HA dashboard shows every camera.
     connectivity: {
       ...common('connectivity', 'Stream'),
-      ...diagnostic,
       device_class: 'connectivity',
       state_topic: topics.status(camera.id),
       payload_on: 'online',
@@ -135,21 +164,23 @@ export function cameraDiscovery(camera: DiscoveryCamera, options: DiscoveryOptio
     },
   };
   return CAMERA_OBJECTS.map(({ component, object }) => ({
-    topic: topics.discoveryConfig(component, node, object),
+    topic: topics.discoveryConfig(component, node, `${camera.id}_${object}`),
     payload: configs[object],
   }));
 }
 
 /** The plugin itself as an HA device: its availability as a connectivity sensor. */
-export function bridgeDiscovery(options: DiscoveryOptions = {}): DiscoveryMessage {
+export function bridgeDiscovery(options: DiscoveryOptions): DiscoveryMessage {
   const topics = options.topics ?? createTopics();
-  const device: Record<string, unknown> = { identifiers: [BRIDGE_ID], name: 'Homebridge CCTV', manufacturer: 'Homebridge CCTV', model: PLUGIN };
+  const node = pluginNode(options.instanceId);
+  // The plugin is this device, so its version is this device's software version.
+  const device: Record<string, unknown> = { identifiers: [node], name: 'Homebridge CCTV', manufacturer: 'Homebridge CCTV', model: PLUGIN };
   if (options.swVersion) device['sw_version'] = options.swVersion;
   return {
-    topic: topics.discoveryConfig('binary_sensor', BRIDGE_ID, 'connectivity'),
+    topic: topics.discoveryConfig('binary_sensor', node, 'connectivity'),
     payload: {
       name: 'Plugin',
-      unique_id: `${BRIDGE_ID}_connectivity`,
+      unique_id: `${node}_connectivity`,
       device,
       origin: origin(options.swVersion),
       device_class: 'connectivity',
@@ -162,7 +193,7 @@ export function bridgeDiscovery(options: DiscoveryOptions = {}): DiscoveryMessag
 }
 
 /** Config topics of a camera; publish an empty retained payload to each to remove it from HA. */
-export function discoveryTopicsFor(cameraId: string, topics: Topics = createTopics()): string[] {
-  const node = nodeId(cameraId);
-  return CAMERA_OBJECTS.map(({ component, object }) => topics.discoveryConfig(component, node, object));
+export function discoveryTopicsFor(cameraId: string, instanceId: string, topics: Topics = createTopics()): string[] {
+  const node = nodeId(instanceId);
+  return CAMERA_OBJECTS.map(({ component, object }) => topics.discoveryConfig(component, node, `${cameraId}_${object}`));
 }

@@ -6,6 +6,8 @@
  * - retained state that never queues while offline: the latest payload per topic is kept and the
  *   whole set re-published on every connect (a restarted broker without persistence lost it);
  * - subscriptions re-made on every connect;
+ * - our own availability watched: a stale `offline` (the last will of a previous session of ours
+ *   that the broker only now gave up on) is answered with `online` at once;
  * - logging each distinct error once per outage, with the password and URL userinfo redacted.
  * Nothing here throws into the caller.
  */
@@ -101,7 +103,11 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     this.options = options;
     this.backoff = { ...DEFAULT_MQTT_BACKOFF, ...options.backoff };
     this.secrets = [options.password ?? '', ...secretsInUrl(options.url)].filter((s) => s.length > 0);
+    this.subscribe(options.availabilityTopic, (_topic, payload) => this.onOwnAvailability(payload));
   }
+
+  /** Counts how often a stale `offline` was corrected (for tests and diagnostics). */
+  reassertions = 0;
 
   /** Connection attempts so far (initial + reconnects), and successful connects. */
   get stats(): { attempts: number; connects: number } {
@@ -159,6 +165,24 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     if (this.closing) return;
     this.retained.set(topic, payload);
     if (this.connected) this.send(topic, payload);
+  }
+
+  /**
+   * Like publishRetained, and resolves true once the broker acknowledged it (false when not
+   * connected, on an error, or after `timeoutMs`). For ordering: what must reach subscribers first.
+   */
+  publishRetainedAcked(topic: string, payload: string | Buffer, timeoutMs: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    this.retained.set(topic, payload);
+    const client = this.client;
+    if (!client?.connected) return Promise.resolve(false);
+    const acked = new Promise<boolean>((resolve) => {
+      client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+        if (!err && payload.length === 0 && this.retained.get(topic) === payload) this.retained.delete(topic);
+        resolve(!err);
+      });
+    });
+    return boundedWait(acked, timeoutMs, undefined).then((ok) => ok === true);
   }
 
   /** Subscribe `handler` to a topic filter (wildcards allowed); kept across reconnects. Returns an unsubscribe function. */
@@ -266,6 +290,15 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       return;
     }
     this.logOnce('warn', `MQTT error: ${this.redact(errorText(err))}`);
+  }
+
+  private onOwnAvailability(payload: Buffer): void {
+    if (this.closing || !this.connected || payload.toString('utf8') !== OFFLINE) return;
+    // We are connected, so this `offline` is stale: a previous session's last will (a crash or a
+    // power cut, the broker noticing only after its keepalive) arriving after our `online`.
+    this.reassertions++;
+    this.logOnce('info', 'MQTT: a stale last will marked the plugin offline; re-published online');
+    this.send(this.options.availabilityTopic, ONLINE);
   }
 
   private onMessage(topic: string, payload: Buffer): void {

@@ -5,6 +5,11 @@ import type { HealthReason, HealthState, HealthStatus } from '../health/health-t
 
 export interface HealthPayload {
   state: HealthStatus;
+  /**
+   * The same as `state`, for Home Assistant: this JSON is also the connectivity entity's attributes,
+   * and HA drops an attribute named `state`.
+   */
+  health: HealthStatus;
   reason: HealthReason | null;
   /** ISO 8601: when `state` last changed. */
   since: string;
@@ -15,7 +20,6 @@ export interface HealthPayload {
   fps: number | null;
   bitrateKbps: number | null;
   restarts: number;
-  consecutiveFailures: number;
   lastError: string | null;
   timeToFirstFrameMs: number | null;
 }
@@ -33,12 +37,14 @@ function iso(ms: number, fallbackMs: number): string {
 }
 
 /**
- * The JSON published on `<prefix>/<id>/health`. `nowMs` only stands in for timestamps that are
+ * The JSON published on `<prefix>/<id>/health`. Only what is worth a retained update: the probe's
+ * failure count is left out, since it changes at every probe of an offline camera. `nowMs` only stands in for timestamps that are
  * not known yet (a camera never checked), so identical states always give identical payloads.
  */
 export function healthPayload(state: HealthState, nowMs: number): HealthPayload {
   return {
     state: state.state,
+    health: state.state,
     reason: state.reason,
     since: iso(state.since, nowMs),
     checkedAt: iso(state.checkedAt, nowMs),
@@ -49,7 +55,6 @@ export function healthPayload(state: HealthState, nowMs: number): HealthPayload 
     fps: round(state.fps, 1),
     bitrateKbps: round(state.bitrateKbps, 0),
     restarts: state.restarts,
-    consecutiveFailures: state.consecutiveFailures,
     lastError: state.lastError,
     timeToFirstFrameMs: round(state.timeToFirstFrameMs, 0),
   };

@@ -18,24 +18,27 @@ export const SET_KINDS: readonly SetKind[] = ['motion', 'doorbell'];
  * One topic level we generate: camera ids, discovery node/object ids. Home Assistant only accepts
  * `[a-zA-Z0-9_-]` for node_id/object_id, and wildcards (`+`, `#`) or `/` would break the layout.
  */
-const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
+const SEGMENT = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function isValidTopicSegment(segment: string): boolean {
   return SEGMENT.test(segment);
 }
 
 /**
- * A user-chosen prefix may have several levels (`home/cctv`), but no wildcards, no empty levels,
- * no NUL, must not start with `$` (reserved for broker topics like `$SYS`) and must fit in a topic.
+ * A user-chosen prefix may have several levels (`home/cctv`), but no wildcards, no empty levels
+ * (no leading, trailing or double `/`), no whitespace or NUL, and must not start with `$` (reserved
+ * for broker topics like `$SYS`). config.schema.json carries this very pattern (a unit test keeps
+ * them equal), so a prefix the schema accepts never throws when the topics are built.
  */
+export const TOPIC_PREFIX_PATTERN = '^(?!\\$)[^#+/\\s\\u0000]+(/[^#+/\\s\\u0000]+)*$';
+const TOPIC_PREFIX = new RegExp(TOPIC_PREFIX_PATTERN, 'u');
+
 export function isValidTopicPrefix(prefix: string): boolean {
-  if (prefix.length === 0 || Buffer.byteLength(prefix, 'utf8') > 32_000) return false;
-  if (prefix.startsWith('$') || /[+#]/.test(prefix) || prefix.includes('\0')) return false;
-  return prefix.split('/').every((level) => level.length > 0);
+  return TOPIC_PREFIX.test(prefix) && Buffer.byteLength(prefix, 'utf8') <= 32_000;
 }
 
 function segment(value: string, what: string): string {
-  if (!isValidTopicSegment(value)) throw new TypeError(`invalid MQTT ${what} "${value}": use 1-64 of [A-Za-z0-9_-]`);
+  if (!isValidTopicSegment(value)) throw new TypeError(`invalid MQTT ${what} "${value}": use 1-128 of [A-Za-z0-9_-]`);
   return value;
 }
 

@@ -45,6 +45,7 @@ export class CameraDevice {
   private motionService: Service | undefined;
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
+  private lastRingAt: number | undefined;
 
   constructor(private readonly init: CameraDeviceInit) {
     const { api, accessory, camera, log } = init;
@@ -127,12 +128,18 @@ export class CameraDevice {
     return true;
   }
 
-  /** Rings a doorbell camera; returns false if the camera is not a doorbell. */
-  ring(): boolean {
+  /**
+   * Rings a doorbell camera, at most once per `doorbellMinIntervalSeconds`: a publisher stuck in a
+   * loop rings every phone in the house once, not once a message.
+   */
+  ring(): 'done' | 'unsupported' | 'throttled' {
     const controller = this.controller as CameraController & { ringDoorbell?: () => void };
-    if (!this.init.camera.doorbell || typeof controller.ringDoorbell !== 'function') return false;
+    if (!this.init.camera.doorbell || typeof controller.ringDoorbell !== 'function') return 'unsupported';
+    const now = performance.now();
+    if (this.lastRingAt !== undefined && now - this.lastRingAt < this.init.camera.doorbellMinIntervalSeconds * 1000) return 'throttled';
+    this.lastRingAt = now;
     controller.ringDoorbell();
-    return true;
+    return 'done';
   }
 
   /** Ends every stream, snapshot and the camera feed; resolves when all FFmpeg children are gone. */

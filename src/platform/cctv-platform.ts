@@ -15,6 +15,7 @@ import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
+import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
 const VERSION = readVersion();
@@ -27,6 +28,8 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly log: Log;
   private health: PlatformHealth | undefined;
   private shuttingDown = false;
+  /** Tells instances sharing a storage dir apart: a child bridge's username, else "main". */
+  private readonly bridgeKey: string;
 
   constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
     const { config, issues } = resolveConfig(rawConfig ?? {});
@@ -43,6 +46,8 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       this.log.info('no cameras configured; the plugin stays idle');
     }
     this.config = config;
+    const bridge = (rawConfig as { _bridge?: { username?: unknown } } | undefined)?._bridge;
+    this.bridgeKey = typeof bridge?.username === 'string' ? bridge.username : 'main';
     api.on('didFinishLaunching', () => {
       fireAndForget(this.log, 'start-up', () => this.launch());
     });
@@ -100,6 +105,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
+      instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
     });
     this.health = health;
     for (const camera of config.cameras) {
@@ -139,7 +145,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     const observer = health.observerFor(camera);
     const device = new CameraDevice({
       api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,
-      lingerMs: (this.config?.sourceLingerSeconds ?? 10) * 1000, log, redact: this.redact, observer, version: VERSION,
+      lingerMs: (this.config?.sourceLingerSeconds ?? 30) * 1000, log, redact: this.redact, observer, version: VERSION,
     });
     this.devices.set(camera.id, device);
     if (camera.unbridge) {

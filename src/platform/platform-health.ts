@@ -3,7 +3,8 @@
  * probe loop) fed by its shared feed and viewers; every change goes to MQTT. Motion and doorbell
  * commands from MQTT are routed to the camera devices.
  */
-import type { CameraConfig, PlatformConfig } from '../config/config-types.js';
+import type { CameraConfig, MqttConfig, PlatformConfig } from '../config/config-types.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import { DEFAULT_HEALTH_POLICY } from '../health/health-reducer.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import { LoginGuard } from '../health/login-guard.js';
@@ -18,28 +19,40 @@ export interface PlatformHealthInit {
   logFor: (camera: CameraConfig) => Log;
   devices: ReadonlyMap<string, CameraDevice>;
   version: string;
+  /** Stable per plugin instance: MQTT client id and Home Assistant node ids (see instance-id.ts). */
+  instanceId: string;
 }
 
 export class PlatformHealth {
   private readonly monitors = new Map<string, HealthMonitor>();
-  private readonly mqtt: MqttService | undefined;
+  private mqtt: MqttService | undefined;
 
   constructor(private readonly init: PlatformHealthInit) {
-    const mqtt = init.config.mqtt;
-    this.mqtt = mqtt
-      ? new MqttService({
-        config: mqtt,
+    this.mqtt = init.config.mqtt ? this.createMqtt(init.config.mqtt) : undefined;
+  }
+
+  /** Any MQTT configuration error disables MQTT only: the cameras start regardless. */
+  private createMqtt(config: MqttConfig): MqttService | undefined {
+    const init = this.init;
+    try {
+      return new MqttService({
+        config,
         cameras: init.config.cameras,
         log: init.log,
         version: init.version,
+        instanceId: init.instanceId,
         onCommand: (id, kind, value) => {
           const device = init.devices.get(id);
-          if (!device) return false;
-          if (kind === 'motion') return device.setMotion(value);
-          return value ? device.ring() : device.camera.doorbell;
+          if (!device) return 'unknown';
+          if (kind === 'motion') return device.setMotion(value) ? 'done' : 'unsupported';
+          if (!device.camera.doorbell) return 'unsupported';
+          return value ? device.ring() : 'done';
         },
-      })
-      : undefined;
+      });
+    } catch (error) {
+      init.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
   }
 
   observerFor(camera: CameraConfig): CameraObserver {
@@ -90,7 +103,14 @@ export class PlatformHealth {
   }
 
   start(): void {
-    this.mqtt?.start();
+    try {
+      this.mqtt?.start();
+    } catch (error) {
+      this.init.log.error(`MQTT disabled: ${error instanceof Error ? error.message : String(error)}`);
+      const broken = this.mqtt;
+      this.mqtt = undefined;
+      fireAndForget(this.init.log, 'closing the disabled MQTT client', async () => { await broken?.close(); });
+    }
     for (const monitor of this.monitors.values()) monitor.start();
   }
 

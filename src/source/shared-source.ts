@@ -71,7 +71,7 @@ export class SharedSource {
   private generation = 0;
   private indexer = new MpegTsIndexer();
   private readonly cache = new GopCache();
-  private readonly consumers = new Map<FeedConsumer, (reason: string) => void>();
+  private readonly consumers = new Map<FeedConsumer, (message: string) => void>();
   private readonly waiters = new Set<Waiter>();
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -129,7 +129,7 @@ export class SharedSource {
    * Feed a writable (a viewer's FFmpeg stdin) from the newest keyframe on. `onEnd` is called once if
    * the upstream fails while attached, so the viewer can end its session and tell HomeKit.
    */
-  attach(name: string, sink: Writable, onEnd: (reason: string) => void): FeedAttachment {
+  attach(name: string, sink: Writable, onEnd: (message: string) => void): FeedAttachment {
     const lease = this.hold();
     const consumer = new FeedConsumer(name, sink, () => this.cache.headers());
     const startedFrom = this.cache.snapshot();

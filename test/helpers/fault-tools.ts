@@ -9,13 +9,13 @@ import { descendants, listProcesses, type ProcessInfo } from './processes.js';
 
 /** Per-viewer FFmpegs: the only ones with an srtp:// output. */
 export function viewerFfmpegs(pid: number | undefined): ProcessInfo[] {
-  return pid ? descendants(pid).filter((p) => p.comm === 'ffmpeg' && p.args.includes('srtp://')) : [];
+  return pid ? descendants(pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args)) : [];
 }
 
 /** Camera-feed FFmpegs (they read rtsp://), optionally only those reading from `port`. */
 export function feedFfmpegs(pid: number | undefined, port?: number): ProcessInfo[] {
   return pid
-    ? descendants(pid).filter((p) => p.comm === 'ffmpeg' && !p.args.includes('srtp://') && p.args.includes('rtsp://')
+    ? descendants(pid).filter((p) => p.comm === 'ffmpeg' && !/\bs?rtp:\/\//.test(p.args) && p.args.includes('rtsp://')
       && (port === undefined || p.args.includes(`:${port}/`)))
     : [];
 }

@@ -686,7 +686,22 @@ class MediaLeg {
     return this.rx?.authFailures ?? 0;
   }
 
+  get replays(): number {
+    return this.rx?.stats.rtpReplays ?? 0;
+  }
+
+  /** RTP timestamp of the first packet and how far (unwrapped ticks) the newest has moved from it. */
+  firstRtpTs: number | undefined;
+  rtpSpan = 0;
+  private lastRtpTs = 0;
+
   noteRtp(seq: number, rtpTs: number, arrivalMs: number): void {
+    if (this.firstRtpTs === undefined) {
+      this.firstRtpTs = rtpTs;
+    } else {
+      this.rtpSpan += (rtpTs - this.lastRtpTs) | 0;
+    }
+    this.lastRtpTs = rtpTs;
     const arrivalTs = (arrivalMs / 1000) * this.clockRate;
     if (!this.rr) {
       this.rr = { baseSeq: seq, maxSeq: seq, cycles: 0, received: 0, expectedPrior: 0, receivedPrior: 0, transit: undefined, jitter: 0 };
@@ -1054,9 +1069,25 @@ export class StreamHandle {
     return this.video.authFailures + this.audio.authFailures;
   }
 
+  /** Authentic SRTP packets refused by the RFC 3711 replay window (both legs). */
+  get replays(): number {
+    return this.video.replays + this.audio.replays;
+  }
+
   /** First authenticated video RTP packet, ms after the START write began. */
   get firstPacketMs(): number | undefined {
     return this.video.firstArrival === undefined ? undefined : this.video.firstArrival - this.startedAt;
+  }
+
+  /**
+   * Media time minus wall time from the first to the newest video packet (ms): how far behind the
+   * live edge a player that paces by RTP timestamps ends up (a GOP burst with true timestamps adds
+   * the whole GOP).
+   */
+  get videoMediaMinusWallMs(): number | undefined {
+    const v = this.video;
+    if (v.firstArrival === undefined || v.lastArrival === undefined) return undefined;
+    return (v.rtpSpan / v.clockRate) * 1000 - (v.lastArrival - v.firstArrival);
   }
 
   get firstAudioPacketMs(): number | undefined {
@@ -1135,6 +1166,7 @@ export class StreamHandle {
       sessionId: this.sessionId,
       packets: this.packets,
       authFailures: this.authFailures,
+      replays: this.replays,
       ssrcMismatches: this.video.ssrcMismatches + this.audio.ssrcMismatches,
       payloadTypeMismatches: this.video.payloadTypeMismatches + this.audio.payloadTypeMismatches,
       maxVideoPacketBytes: this.video.maxPacketBytes,

@@ -92,7 +92,12 @@ interface RxState {
   roc: number;
   /** Highest sequence number authenticated so far (s_l in RFC 3711). */
   sl: number;
+  /** Highest packet index accepted and the 64-packet replay bitmap below it (RFC 3711 §3.3.2). */
+  highest: number;
+  window: bigint;
 }
+
+const REPLAY_WINDOW = 64;
 
 interface TxState {
   roc: number;
@@ -105,6 +110,8 @@ export interface SrtpStats {
   rtpAuthFailures: number;
   rtcpAuthFailures: number;
   malformed: number;
+  /** Authentic packets refused as replays: an index already received or older than the window. */
+  rtpReplays: number;
 }
 
 /**
@@ -117,7 +124,7 @@ export class SrtpContext {
   private readonly rx = new Map<number, RxState>();
   private readonly tx = new Map<number, TxState>();
   private rtcpTxIndex = 0;
-  readonly stats: SrtpStats = { rtpOk: 0, rtcpOk: 0, rtpAuthFailures: 0, rtcpAuthFailures: 0, malformed: 0 };
+  readonly stats: SrtpStats = { rtpOk: 0, rtcpOk: 0, rtpAuthFailures: 0, rtcpAuthFailures: 0, malformed: 0, rtpReplays: 0 };
 
   constructor(readonly master: SrtpKeys) {
     if (master.key.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${master.key.length}`);
@@ -172,9 +179,14 @@ export class SrtpContext {
       return null;
     }
     const index = v * 65536 + seq;
+    if (state && !acceptIndex(state, index)) {
+      // A sender that restarts its sequence (a new FFmpeg after RECONFIGURE) lands here.
+      this.stats.rtpReplays++;
+      return null;
+    }
     const plain = aesCm(this.rtp.enc, packetIv(this.rtp.salt, ssrc, index), body.subarray(hlen));
     if (!state) {
-      this.rx.set(ssrc, { roc: v, sl: seq });
+      this.rx.set(ssrc, { roc: v, sl: seq, highest: index, window: 1n });
     } else if (v > state.roc) {
       state.roc = v;
       state.sl = seq;
@@ -237,6 +249,21 @@ export class SrtpContext {
     this.stats.rtcpOk++;
     return Buffer.concat([packet.subarray(0, 8), plain]);
   }
+}
+
+function acceptIndex(state: RxState, index: number): boolean {
+  if (index > state.highest) {
+    const shift = index - state.highest;
+    state.window = shift >= REPLAY_WINDOW ? 1n : ((state.window << BigInt(shift)) | 1n) & ((1n << BigInt(REPLAY_WINDOW)) - 1n);
+    state.highest = index;
+    return true;
+  }
+  const behind = state.highest - index;
+  if (behind >= REPLAY_WINDOW) return false;
+  const bit = 1n << BigInt(behind);
+  if (state.window & bit) return false;
+  state.window |= bit;
+  return true;
 }
 
 /** RFC 5761 demux: RTCP packet types 192..223 sit where RTP marker+PT would be. */

@@ -61,7 +61,7 @@ describe('faults: start/stop cycles and snapshots leak nothing', () => {
       hb = await Homebridge.start({
         platform: {
           sourceLingerSeconds: 2,
-          cameras: [{ id: 'cycle', name: 'Cycle Cam', source: camera.url, video: { mode: 'copy' } }],
+          cameras: [{ id: 'cycle', name: 'Cycle Cam', source: camera.url, video: { mode: 'copy', copySender: 'ffmpeg' } }],
         },
       });
     } finally {
@@ -206,7 +206,7 @@ describe('faults: eight cameras, two broken', () => {
     const hb = await Homebridge.start({
       platform: {
         sourceLingerSeconds: 2,
-        cameras: [...GOOD.map((g) => ({ ...g, source: camera.url, video: { mode: 'copy' } })), ...brokenCameras()],
+        cameras: [...GOOD.map((g) => ({ ...g, source: camera.url, video: { mode: 'copy', copySender: 'ffmpeg' } })), ...brokenCameras()],
         mqtt: { url: broker.url, topicPrefix: 'cctv' },
       },
     });

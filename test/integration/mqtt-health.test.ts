@@ -3,16 +3,21 @@
  * Homebridge and a second MQTT client playing Home Assistant.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HapCameraClient } from '../helpers/hap-camera-client.js';
 import { Homebridge, TEST_PIN } from '../helpers/homebridge.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttRecorder } from '../helpers/mqtt-recorder.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
-import { waitFor } from '../helpers/wait.js';
+import { delay, waitFor } from '../helpers/wait.js';
 
 const RTSP_PASSWORD = 'cam-p@ss word';
 const MQTT_PASSWORD = 'broker-s3cret';
+const INSTANCE = 'a0b1c2d3';
+const NODE = `cctv_${INSTANCE}`;
 
 interface Health {
   state: string;
@@ -32,14 +37,21 @@ describe('stream health over MQTT', () => {
   let camera: RtspCamera;
   let hb: Homebridge;
   let rec: MqttRecorder;
+  let storageDir: string | undefined;
 
   before(async () => {
     broker = await Mosquitto.start({ users: { cctv: MQTT_PASSWORD, ha: 'ha-pass' } });
     camera = await RtspCamera.start({ width: 640, height: 360, fps: 15, user: 'admin', password: RTSP_PASSWORD });
     rec = await MqttRecorder.connect(broker.url, ['cctv/#', 'homeassistant/#'], { username: 'ha', password: 'ha-pass' });
-    // A camera removed from the config earlier: its retained discovery must be cleared.
-    await rec.publish('homeassistant/binary_sensor/cctv_old-cam/connectivity/config', JSON.stringify({ name: 'old' }), true);
+    // A camera removed from the config earlier (this instance's id is written before the first start),
+    // and another Homebridge's camera on the same broker, which must be left alone.
+    storageDir = mkdtempSync(join(tmpdir(), 'cctv-hb-'));
+    writeFileSync(join(storageDir, 'homebridge-cctv-instances.json'), JSON.stringify({ main: INSTANCE }));
+    await rec.publish(`homeassistant/binary_sensor/cctv_${INSTANCE}/old-cam_connectivity/config`, JSON.stringify({ name: 'old' }), true);
+    await rec.publish('cctv/old-cam/health', JSON.stringify({ state: 'offline' }), true);
+    await rec.publish('homeassistant/binary_sensor/cctv_0therhb1/garage_connectivity/config', JSON.stringify({ name: 'other' }), true);
     hb = await Homebridge.start({
+      storageDir,
       platform: {
         cameras: [
           { id: 'yard', name: 'Yard', source: camera.urlWithCredentials('admin', RTSP_PASSWORD), motion: true, motionTimeoutSeconds: 2 },
@@ -56,6 +68,7 @@ describe('stream health over MQTT', () => {
     await hb?.dispose();
     await camera?.stop();
     await broker?.stop();
+    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
   });
 
   function assertNoSecrets(): void {
@@ -92,20 +105,23 @@ describe('stream health over MQTT', () => {
   });
 
   it('publishes Home Assistant discovery, re-sends it when HA comes online, clears removed cameras', async () => {
-    const conn = await rec.waitFor('homeassistant/binary_sensor/cctv_yard/connectivity/config', (p) => p.length > 0, 10_000);
+    const conn = await rec.waitFor(`homeassistant/binary_sensor/${NODE}/yard_connectivity/config`, (p) => p.length > 0, 10_000);
     const payload = JSON.parse(conn.payload) as Record<string, unknown>;
     assert.equal(payload.device_class, 'connectivity');
-    assert.equal(payload.entity_category, 'diagnostic');
-    assert.equal(payload.unique_id, 'cctv_yard_connectivity');
+    assert.equal(payload.entity_category, undefined, 'the primary entity');
+    assert.equal(payload.unique_id, `${NODE}_yard_connectivity`);
     assert.equal(payload.state_topic, 'cctv/yard/status');
     assert.ok(JSON.stringify(payload.availability ?? payload.availability_topic).includes('cctv/availability'));
     for (const object of ['fps', 'bitrate', 'viewers', 'time_to_first_frame']) {
-      await rec.waitFor(`homeassistant/sensor/cctv_yard/${object}/config`, (p) => p.length > 0, 5000);
+      await rec.waitFor(`homeassistant/sensor/${NODE}/yard_${object}/config`, (p) => p.length > 0, 5000);
     }
-    await rec.waitFor('homeassistant/binary_sensor/cctv_old-cam/connectivity/config', (p) => p === '', 10_000);
+    const cleared = await rec.waitFor(`homeassistant/binary_sensor/${NODE}/old-cam_connectivity/config`, (p) => p === '', 10_000);
+    const healthCleared = await rec.waitFor('cctv/old-cam/health', (p) => p === '', 10_000);
+    assert.ok(rec.messages.indexOf(cleared) < rec.messages.indexOf(healthCleared), 'discovery gone before the state it reads');
+    assert.ok(!rec.messages.some((m) => m.topic.includes('cctv_0therhb1') && m.payload === ''), 'another instance\'s entries are kept');
     const from = rec.messages.length;
     await rec.publish('homeassistant/status', 'online');
-    await rec.waitFor('homeassistant/binary_sensor/cctv_yard/connectivity/config', (p) => p.length > 0, 10_000, from);
+    await rec.waitFor(`homeassistant/binary_sensor/${NODE}/yard_connectivity/config`, (p) => p.length > 0, 10_000, from);
     console.log(`sample discovery payload: ${conn.payload}`);
   });
 
@@ -122,16 +138,22 @@ describe('stream health over MQTT', () => {
       await waitFor(async () => Boolean(await yard.readValue(motion)), { timeoutMs: 5000, what: 'motion true' });
       // motionTimeoutSeconds: 2 resets it by itself.
       await waitFor(async () => !(await yard.readValue(motion)), { timeoutMs: 6000, what: 'motion reset' });
-      await rec.publish('cctv/yard/motion/set', 'maybe');
-      await hb.waitForLog(/MQTT: ignored cctv\/yard\/motion\/set: payload "maybe"/);
+      const logFrom = hb.logs.length;
+      for (let i = 0; i < 5; i++) await rec.publish('cctv/yard/motion/set', 'maybe');
+      await hb.waitForLog(/MQTT: ignored cctv\/yard\/motion\/set: payload "maybe"/, 20_000, logFrom);
+      await rec.publish('cctv/yard/motion/set', 'OFF'); // processed after the five: a marker
+      await delay(500);
+      assert.equal(hb.logs.slice(logFrom).filter((l) => l.includes('ignored cctv/yard/motion/set')).length, 1, 'one line per topic per minute');
 
       const doorInfo = await door.findCamera();
       assert.ok(doorInfo.doorbellEvent, 'door is a doorbell');
       const rings: unknown[] = [];
       door.onEvent((e) => { if (e.iid === doorInfo.doorbellEvent?.iid) rings.push(e.value); });
       await door.subscribe([doorInfo.doorbellEvent]);
-      await rec.publish('cctv/door/doorbell/set', '1');
+      for (let i = 0; i < 4; i++) await rec.publish('cctv/door/doorbell/set', '1');
       await waitFor(() => rings.length > 0, { timeoutMs: 5000, what: 'doorbell event' });
+      await delay(1500);
+      assert.equal(rings.length, 1, 'rings within the 5 s minimum interval are dropped');
       await rec.publish('cctv/yard/doorbell/set', 'ON');
       await hb.waitForLog(/MQTT: ignored cctv\/yard\/doorbell\/set: camera "yard" has doorbell turned off/);
     } finally {

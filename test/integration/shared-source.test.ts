@@ -12,7 +12,7 @@ import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 function feedFfmpegs(hb: Homebridge): number {
-  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && !p.args.includes('srtp://') && p.args.includes('rtsp://')).length : 0;
+  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && !/\bs?rtp:\/\//.test(p.args) && p.args.includes('rtsp://')).length : 0;
 }
 
 /** Every access unit the viewer received was at or after its first IDR: it started on a keyframe. */

@@ -11,9 +11,9 @@ import { descendants } from '../helpers/processes.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** The per-viewer FFmpegs (the camera feed FFmpeg has no srtp:// output). */
+/** The per-viewer FFmpegs: SRTP out, or plain RTP to the plugin's SRTP relay (the feed FFmpeg has neither). */
 function viewerFfmpegs(hb: Homebridge): number {
-  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && p.args.includes('srtp://')).length : 0;
+  return hb.pid ? descendants(hb.pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args)).length : 0;
 }
 
 async function waitForNoViewers(hb: Homebridge, timeoutMs = 5000): Promise<void> {
@@ -32,8 +32,9 @@ describe('live view over SRTP', () => {
       platform: {
         sourceLingerSeconds: 2,
         cameras: [
-          { id: 'copy-cam', name: 'Copy Cam', source: camera.url, video: { mode: 'copy' }, audio: { enabled: true } },
+          { id: 'copy-cam', name: 'Copy Cam', source: camera.url, video: { mode: 'copy', copySender: 'ffmpeg' }, audio: { enabled: true } },
           { id: 'tx-cam', name: 'Transcode Cam', source: camera.url, video: { mode: 'transcode', maxBitrate: 1000 } },
+          { id: 'tx-cold', name: 'Transcode Cold', source: camera.url, video: { mode: 'transcode', maxBitrate: 1000 } },
         ],
       },
     });
@@ -137,6 +138,38 @@ describe('live view over SRTP', () => {
         return tail.frames >= 10 && tail.width === 320 && tail.height === 180 ? tail : undefined;
       }, { timeoutMs: 20_000, intervalMs: 500, what: 'frames at the reconfigured size' });
       assert.equal(viewerFfmpegs(hb), 1, 'the old FFmpeg was replaced, not added');
+      // Same SSRC and key, sequence and timestamps run on: the RFC 3711 replay window refuses nothing.
+      assert.equal(stream.authFailures, 0);
+      assert.equal(stream.replays, 0, 'packets refused as replays after the FFmpeg restart');
+      assert.equal(stream.depacketizer.stats.gaps, 0, 'sequence gaps across the restart');
+      assert.equal(stream.video.ssrcMismatches, 0);
+      await stream.stop();
+      await waitForNoViewers(hb);
+    } finally {
+      await tx.close();
+    }
+  });
+
+  it('RECONFIGURE while waiting for the first keyframe is applied; a flood of them restarts FFmpeg once', async () => {
+    const tx = await pairWith('Transcode Cold');
+    try {
+      const stream = await tx.startStream({ width: 480, height: 270, fps: 15, bitrateKbps: 600 });
+      streams.push(stream);
+      // The feed is cold: this lands before the camera's first keyframe.
+      await stream.reconfigure({ width: 320, height: 180, fps: 15, bitrateKbps: 300 });
+      const first = await stream.waitForFrames(10, 20_000);
+      assert.deepEqual([first.width, first.height], [320, 180], 'the size asked for during the wait');
+      const from = hb.logs.length;
+      const offset = stream.annexB().length;
+      for (let i = 0; i < 10; i++) await stream.reconfigure({ width: 480, height: 270, fps: 15, bitrateKbps: 400 + i });
+      await waitFor(async () => {
+        const tail = await decodeH264(stream.annexB().subarray(offset));
+        return tail.frames >= 10 && tail.width === 480 ? tail : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 500, what: 'frames after the flood' });
+      const restarts = hb.logs.slice(from).filter((l) => /Transcode Cold: \[[0-9a-f]{8}\]: reconfigured to/.test(l)).length;
+      console.log(`10 RECONFIGUREs → ${restarts} FFmpeg restart(s)`);
+      assert.ok(restarts >= 1 && restarts <= 2, `restarts: ${restarts}`);
+      assert.equal(stream.replays + stream.authFailures + stream.depacketizer.stats.gaps, 0, JSON.stringify(stream.stats()));
       await stream.stop();
       await waitForNoViewers(hb);
     } finally {

@@ -18,14 +18,15 @@ const CAMERA_DEFAULTS = {
   unbridge: true,
   maxStreams: 4,
   prebuffer: false,
-  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264' },
+  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' },
   audio: { enabled: false, codec: 'auto' },
   motion: false,
   motionTimeoutSeconds: 30,
   doorbell: false,
+  doorbellMinIntervalSeconds: 5,
 };
 
-const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 10, cameras: [] };
+const PLATFORM_DEFAULTS = { name: 'CCTV', debug: false, probeIntervalSeconds: 10, sourceLingerSeconds: 30, cameras: [] };
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\ufeff]/;
@@ -91,6 +92,29 @@ describe('defaults', () => {
     assert.deepEqual(issues, []);
   });
 
+  it('mqtt.enabled: the defaults the Homebridge UI saves mean off, silently; enabled false is off; enabled true needs a url', () => {
+    const uiDefaults = { topicPrefix: 'cctv', homeAssistant: true, discoveryPrefix: 'homeassistant', url: '', tls: { rejectUnauthorized: true } };
+    for (const mqtt of [uiDefaults, { ...uiDefaults, enabled: false }, { url: 'mqtt://h', enabled: false, topicPrefix: 'bad/' }]) {
+      const { config, issues } = resolveConfig({ cameras: [GOOD], mqtt });
+      assert.equal(config.mqtt, undefined, JSON.stringify(mqtt));
+      assert.deepEqual(issues, [], JSON.stringify(mqtt));
+    }
+    const on = resolveConfig({ mqtt: { url: 'mqtt://h', enabled: true } });
+    assert.deepEqual([on.config.mqtt?.url, 'enabled' in (on.config.mqtt ?? {}), on.issues], ['mqtt://h', false, []]);
+    const noUrl = resolveConfig({ mqtt: { topicPrefix: 'cctv', enabled: true } });
+    assert.equal(noUrl.config.mqtt, undefined);
+    assert.deepEqual(noUrl.issues.map((i) => [i.field, i.message]), [['mqtt.url', 'is required']]);
+  });
+
+  it('prefixes the topics would reject are config errors that disable MQTT only', () => {
+    for (const topicPrefix of ['cctv/', '/cctv', 'a//b', '$SYS', 'my cctv']) {
+      const { config, issues } = resolveConfig({ cameras: [GOOD], mqtt: { url: 'mqtt://h', topicPrefix, discoveryPrefix: topicPrefix } });
+      assert.equal(config.mqtt, undefined, topicPrefix);
+      assert.equal(config.cameras.length, 1, 'the camera still loads');
+      assert.deepEqual(issues.map((i) => i.field).sort(), ['mqtt.discoveryPrefix', 'mqtt.topicPrefix'], topicPrefix);
+    }
+  });
+
   it('does not modify its input', () => {
     const raw = { cameras: [{ id: 'cam', name: 'Cam', source: 'rtsp://h/x' }], mqtt: { url: 'mqtt://h' } };
     const copy = structuredClone(raw);
@@ -110,7 +134,7 @@ describe('the spec example', () => {
     assert.ok(cam);
     assert.equal(cam.id, 'front-door');
     assert.equal(cam.snapshotSource, 'http://192.168.1.10/snap.jpg');
-    assert.deepEqual(cam.video, { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264' });
+    assert.deepEqual(cam.video, { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' });
     assert.equal(cam.motionTimeoutSeconds, 30);
     assert.deepEqual(config.mqtt, {
       url: 'mqtt://127.0.0.1:1883', username: '', password: '', topicPrefix: 'cctv', homeAssistant: true, discoveryPrefix: 'homeassistant',

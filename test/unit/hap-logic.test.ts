@@ -16,7 +16,7 @@ const HAP = hapNodejs as unknown as API['hap'];
 const enums = hapEnums(HAP);
 
 const videoCaps = (overrides: Partial<VideoConfig> = {}): Pick<CameraConfig, 'video'> => ({
-  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', ...overrides },
+  video: { mode: 'auto', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node', ...overrides },
 });
 
 const rawVideo = (overrides: Partial<RawVideoInfo> = {}): RawVideoInfo => ({
@@ -331,7 +331,7 @@ describe('supportedResolutions', () => {
 describe('streamingOptions (real HAP values)', () => {
   const camera = (codec: AudioConfig['codec']): CameraConfig => ({
     id: 'c', name: 'C', source: 'rtsp://h/x', rtspTransport: 'tcp', unbridge: true, maxStreams: 4, prebuffer: false,
-    video: videoCaps().video, audio: { enabled: true, codec }, motion: false, motionTimeoutSeconds: 30, doorbell: false,
+    video: videoCaps().video, audio: { enabled: true, codec }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5,
   });
   const cases: Array<{ codec: AudioConfig['codec']; encoders: string[]; types: string[] }> = [
     { codec: 'auto', encoders: ['libopus'], types: ['OPUS'] },

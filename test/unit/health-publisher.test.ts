@@ -62,6 +62,24 @@ describe('HealthPublisher', () => {
     assert.equal(sent.length, count);
   });
 
+  it('an offline camera probed again and again publishes its health once (the failure count is not news)', () => {
+    const { publisher, health } = setup();
+    const cam = new Camera(publisher).apply(ok);
+    const refused: Symptom = { type: 'probe-failed', reason: 'unreachable', message: 'connection refused (ECONNREFUSED)' };
+    for (let i = 0; i < 3; i++) {
+      mock.timers.tick(10_000);
+      cam.apply(refused);
+    }
+    assert.equal(cam.state.state, 'offline');
+    const before = health().length;
+    for (let i = 0; i < 12; i++) {
+      mock.timers.tick(10_000); // two minutes of probes, each one more consecutive failure
+      cam.apply(refused);
+    }
+    assert.ok(cam.state.consecutiveFailures >= 14);
+    assert.equal(health().length, before, 'no retained update per probe');
+  });
+
   it('state/reason changes go out at once; status only when its string changes', () => {
     const { publisher, sent } = setup();
     const cam = new Camera(publisher).apply(ok);

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { initialHealth, reduceHealth } from '../../src/health/health-reducer.js';
 import type { HealthState } from '../../src/health/health-types.js';
-import { bridgeDiscovery, cameraDiscovery, discoveryTopicsFor } from '../../src/mqtt/discovery.js';
+import { bridgeDiscovery, cameraDiscovery, discoveryTopicsFor, ownDiscoveryFilter, parseObjectId } from '../../src/mqtt/discovery.js';
 import { healthPayload, parseSwitchPayload, statusPayload } from '../../src/mqtt/payloads.js';
-import { createTopics, isValidTopicPrefix, isValidTopicSegment, parseSetTopic, setTopicFilter, topicMatches } from '../../src/mqtt/topics.js';
+import { mqttSchema } from '../../src/config/schema.js';
+import { createTopics, TOPIC_PREFIX_PATTERN, isValidTopicPrefix, isValidTopicSegment, parseSetTopic, setTopicFilter, topicMatches } from '../../src/mqtt/topics.js';
 
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5);
 
@@ -54,8 +55,8 @@ describe('topics', () => {
     ['#', false],
     ['a b', false],
     ['é', false],
-    ['x'.repeat(64), true],
-    ['x'.repeat(65), false],
+    ['x'.repeat(128), true],
+    ['x'.repeat(129), false],
   ];
   for (const [segment, valid] of segments) it(`segment ${JSON.stringify(segment)} valid=${valid}`, () => assert.equal(isValidTopicSegment(segment), valid));
 
@@ -69,9 +70,25 @@ describe('topics', () => {
     ['cctv/+', false],
     ['cctv/#', false],
     ['$SYS', false],
+    ['$', false],
+    ['home/$SYS', true],
     ['cc\0tv', false],
+    ['my cctv', false],
+    ['cctv\t', false],
+    ['kamera/überwachung', true],
   ];
   for (const [prefix, valid] of prefixes) it(`prefix ${JSON.stringify(prefix)} valid=${valid}`, () => assert.equal(isValidTopicPrefix(prefix), valid));
+
+  it('config.schema.json checks topic and discovery prefixes with the runtime rule', () => {
+    const props = mqttSchema().properties ?? {};
+    for (const key of ['topicPrefix', 'discoveryPrefix']) {
+      const pattern = props[key]?.['pattern'];
+      assert.equal(pattern, TOPIC_PREFIX_PATTERN, key);
+      // ajv compiles patterns with the u flag; so does the runtime.
+      const schemaRule = new RegExp(String(pattern), 'u');
+      for (const [prefix, valid] of prefixes) assert.equal(schemaRule.test(prefix), valid, `${key} ${JSON.stringify(prefix)}`);
+    }
+  });
 
   it('builders reject invalid ids and prefixes', () => {
     assert.throws(() => t.status('a/b'), TypeError);
@@ -108,6 +125,7 @@ describe('payloads', () => {
   it('health JSON has every field, ISO timestamps, rounded metrics', () => {
     assert.deepEqual(healthPayload(online, T0 + 5000), {
       state: 'online',
+      health: 'online',
       reason: null,
       since: '2024-01-02T03:04:05.000Z',
       checkedAt: '2024-01-02T03:04:05.000Z',
@@ -116,7 +134,6 @@ describe('payloads', () => {
       fps: 15,
       bitrateKbps: 2012,
       restarts: 1,
-      consecutiveFailures: 0,
       lastError: null,
       timeToFirstFrameMs: 812,
     });
@@ -165,34 +182,57 @@ describe('payloads', () => {
 
 describe('Home Assistant discovery', () => {
   const topics = createTopics('cctv', 'homeassistant');
-  const messages = cameraDiscovery({ id: 'front', name: 'Front Door', manufacturer: 'Hikvision', model: 'DS-2CD2143' }, { topics, swVersion: '0.1.0' });
-  const byObject = new Map(messages.map((m) => [m.topic.split('/')[3], m]));
+  const INST = 'a1b2c3d4';
+  const messages = cameraDiscovery({ id: 'front', name: 'Front Door', manufacturer: 'Hikvision', model: 'DS-2CD2143' }, { instanceId: INST, topics, swVersion: '0.1.0' });
+  const byObject = new Map(messages.map((m) => [m.topic.split('/')[3]?.replace(/^front_/, ''), m]));
 
-  it('one config per entity, on the documented topics', () => {
+  it('one config per entity, all under the instance\'s node id', () => {
     assert.deepEqual(
       messages.map((m) => m.topic),
       [
-        'homeassistant/binary_sensor/cctv_front/connectivity/config',
-        'homeassistant/sensor/cctv_front/health/config',
-        'homeassistant/sensor/cctv_front/fps/config',
-        'homeassistant/sensor/cctv_front/bitrate/config',
-        'homeassistant/sensor/cctv_front/viewers/config',
-        'homeassistant/sensor/cctv_front/time_to_first_frame/config',
+        'homeassistant/binary_sensor/cctv_a1b2c3d4/front_connectivity/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_health/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_fps/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_bitrate/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_viewers/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_time_to_first_frame/config',
       ],
     );
-    assert.deepEqual(discoveryTopicsFor('front', topics), messages.map((m) => m.topic));
+    assert.deepEqual(discoveryTopicsFor('front', INST, topics), messages.map((m) => m.topic));
   });
 
-  it('connectivity binary sensor reads the status topic, attributes from health', () => {
+  it('the own-entries filter matches this instance\'s camera configs only', () => {
+    const filter = ownDiscoveryFilter(INST, topics);
+    assert.equal(filter, 'homeassistant/+/cctv_a1b2c3d4/+/config');
+    for (const m of messages) assert.ok(topicMatches(filter, m.topic), m.topic);
+    const other = cameraDiscovery({ id: 'front', name: 'Front Door' }, { instanceId: 'ffff0000', topics });
+    for (const m of other) assert.ok(!topicMatches(filter, m.topic), `another instance: ${m.topic}`);
+    assert.ok(!topicMatches(filter, bridgeDiscovery({ instanceId: INST, topics }).topic), 'the plugin device is never cleared as a camera');
+    // Two instances with the same camera id still have distinct unique ids.
+    assert.notEqual(other[0]?.payload['unique_id'], messages[0]?.payload['unique_id']);
+  });
+
+  const objectIds: [string, ReturnType<typeof parseObjectId>][] = [
+    ['front_connectivity', { cameraId: 'front', object: 'connectivity' }],
+    ['front_door_fps', { cameraId: 'front_door', object: 'fps' }],
+    ['x_health_time_to_first_frame', { cameraId: 'x_health', object: 'time_to_first_frame' }],
+    ['a-b_health', { cameraId: 'a-b', object: 'health' }],
+    ['_fps', undefined],
+    ['connectivity', undefined],
+    ['front_other', undefined],
+  ];
+  for (const [objectId, expected] of objectIds) it(`object id ${objectId}`, () => assert.deepEqual(parseObjectId(objectId), expected));
+
+  it('connectivity binary sensor: the primary entity, reads the status topic, attributes from health', () => {
     const p = byObject.get('connectivity')?.payload;
     assert.ok(p);
     assert.equal(p['device_class'], 'connectivity');
-    assert.equal(p['entity_category'], 'diagnostic');
+    assert.equal(p['entity_category'], undefined, 'primary, so a default dashboard shows it');
     assert.equal(p['state_topic'], 'cctv/front/status');
     assert.equal(p['payload_on'], 'online');
     assert.equal(p['payload_off'], 'offline');
     assert.equal(p['json_attributes_topic'], 'cctv/front/health');
-    assert.equal(p['unique_id'], 'cctv_front_connectivity');
+    assert.equal(p['unique_id'], 'cctv_a1b2c3d4_front_connectivity');
   });
 
   const sensors: [string, string, string | undefined, string | undefined][] = [
@@ -210,24 +250,23 @@ describe('Home Assistant discovery', () => {
       assert.equal(p['value_template'], `{{ value_json.${field} }}`);
       assert.equal(p['unit_of_measurement'], unit);
       assert.equal(p['device_class'], deviceClass);
-      assert.equal(p['unique_id'], `cctv_front_${object}`);
+      assert.equal(p['unique_id'], `cctv_a1b2c3d4_front_${object}`);
       assert.equal(p['entity_category'], 'diagnostic');
     });
   }
 
-  it('every entity: same device, availability on the plugin topic, unique ids distinct', () => {
+  it('every entity: same device (no plugin version as firmware), version in origin, availability on the plugin topic', () => {
     const ids = new Set<unknown>();
     for (const { payload } of messages) {
       assert.deepEqual(payload['device'], {
-        identifiers: ['cctv_front'],
+        identifiers: ['cctv_a1b2c3d4_front'],
         name: 'Front Door',
         manufacturer: 'Hikvision',
         model: 'DS-2CD2143',
-        via_device: 'homebridge_cctv',
-        sw_version: '0.1.0',
+        via_device: 'cctv_a1b2c3d4_plugin',
       });
       assert.deepEqual(payload['availability'], [{ topic: 'cctv/availability', payload_available: 'online', payload_not_available: 'offline' }]);
-      assert.equal((payload['origin'] as Record<string, unknown>)['name'], 'homebridge-cctv');
+      assert.deepEqual(payload['origin'], { name: 'homebridge-cctv', sw_version: '0.1.0' });
       assert.equal(payload['object_id'], undefined, 'object_id is deprecated in HA');
       ids.add(payload['unique_id']);
       assert.doesNotThrow(() => JSON.parse(JSON.stringify(payload)));
@@ -236,19 +275,19 @@ describe('Home Assistant discovery', () => {
   });
 
   it('defaults: manufacturer/model, default prefixes', () => {
-    const [first] = cameraDiscovery({ id: 'garage', name: 'Garage' });
-    assert.equal(first?.topic, 'homeassistant/binary_sensor/cctv_garage/connectivity/config');
+    const [first] = cameraDiscovery({ id: 'garage', name: 'Garage' }, { instanceId: INST });
+    assert.equal(first?.topic, 'homeassistant/binary_sensor/cctv_a1b2c3d4/garage_connectivity/config');
     assert.equal((first?.payload['device'] as Record<string, unknown>)['manufacturer'], 'Homebridge CCTV');
   });
 
   it('bridge device: the via_device target, reading the availability topic', () => {
-    const bridge = bridgeDiscovery({ topics });
-    assert.equal(bridge.topic, 'homeassistant/binary_sensor/homebridge_cctv/connectivity/config');
-    assert.deepEqual((bridge.payload['device'] as Record<string, unknown>)['identifiers'], ['homebridge_cctv']);
+    const bridge = bridgeDiscovery({ instanceId: INST, topics });
+    assert.equal(bridge.topic, 'homeassistant/binary_sensor/cctv_a1b2c3d4_plugin/connectivity/config');
+    assert.deepEqual((bridge.payload['device'] as Record<string, unknown>)['identifiers'], ['cctv_a1b2c3d4_plugin']);
     assert.equal(bridge.payload['state_topic'], 'cctv/availability');
   });
 
-  it('rejects camera ids that cannot be discovery node ids', () => {
-    assert.throws(() => cameraDiscovery({ id: 'front door', name: 'x' }), TypeError);
+  it('rejects camera ids that cannot be discovery object ids', () => {
+    assert.throws(() => cameraDiscovery({ id: 'front door', name: 'x' }, { instanceId: INST }), TypeError);
   });
 });

@@ -20,14 +20,14 @@ export interface SnapshotArgsOptions {
   skipFrames?: number;
 }
 
-export function snapshotArgs(o: SnapshotArgsOptions): string[] {
-  const w = Math.max(2, Math.round(o.width));
-  const h = Math.max(2, Math.round(o.height));
+export function snapshotArgs(options: SnapshotArgsOptions): string[] {
+  const w = Math.max(2, Math.round(options.width));
+  const h = Math.max(2, Math.round(options.height));
   return [
-    ...LOG_ARGS, ...o.input,
+    ...LOG_ARGS, ...options.input,
     '-frames:v', '1', '-an', '-sn', '-dn',
-    '-vf', `${o.skipFrames && o.skipFrames > 0 ? `select=gte(n\\,${Math.floor(o.skipFrames)}),` : ''}scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},format=yuvj420p`,
-    '-c:v', 'mjpeg', '-q:v', String(o.quality ?? 5),
+    '-vf', `${options.skipFrames && options.skipFrames > 0 ? `select=gte(n\\,${Math.floor(options.skipFrames)}),` : ''}scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},format=yuvj420p`,
+    '-c:v', 'mjpeg', '-q:v', String(options.quality ?? 5),
     '-f', 'mjpeg', 'pipe:1',
   ];
 }

@@ -20,16 +20,16 @@ export interface SourceArgsOptions {
   sourceAudioCodec?: string;
 }
 
-export function sourceArgs(o: SourceArgsOptions): string[] {
-  const audio = o.audio
-    ? ['-map', '0:a:0?', ...(o.sourceAudioCodec?.toLowerCase().includes('aac') || o.sourceAudioCodec?.toLowerCase().includes('mpeg4-generic')
+export function sourceArgs(options: SourceArgsOptions): string[] {
+  const audio = options.audio
+    ? ['-map', '0:a:0?', ...(options.sourceAudioCodec?.toLowerCase().includes('aac') || options.sourceAudioCodec?.toLowerCase().includes('mpeg4-generic')
       ? ['-c:a', 'copy']
       : ['-c:a', 'aac', '-b:a', '64k', '-ar', '48000', '-ac', '1'])]
     : ['-an'];
   return [
     ...LOG_ARGS, '-nostdin', '-nostats',
     '-fflags', '+genpts',
-    ...rtspInputArgs(o.input),
+    ...rtspInputArgs(options.input),
     '-map', '0:v:0', '-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe',
     ...audio,
     '-sn', '-dn',

@@ -30,3 +30,17 @@ export function srtpOutputArgs(t: SrtpTarget, payloadType: number, ssrc: number)
     srtpUrl(t),
   ];
 }
+
+/**
+ * Plain RTP to a loopback port of the plugin's (src/rtp/rtp-relay.ts), which re-sends it as the
+ * session's SRTP. rtcpport = the same port, so FFmpeg's reports land on a bound socket (no ICMP
+ * unreachable back into FFmpeg). pkt_size leaves room for the 10-byte SRTP tag the relay adds.
+ */
+export function relayOutputArgs(port: number, mtu: number, payloadType: number, ssrc: number): string[] {
+  return [
+    '-payload_type', String(payloadType),
+    '-ssrc', String(ssrc | 0),
+    '-f', 'rtp',
+    `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=${mtu - 10}`,
+  ];
+}

@@ -12,7 +12,7 @@
  * | -progress pipe:3                       | frame count for time-to-first-frame and health metrics     |
  */
 import { LOG_ARGS } from './input-args.js';
-import { srtpOutputArgs, type SrtpTarget } from './srtp-args.js';
+import { relayOutputArgs, srtpOutputArgs, type SrtpTarget } from './srtp-args.js';
 
 export type H264Profile = 'baseline' | 'main' | 'high';
 
@@ -29,6 +29,8 @@ export interface VideoOutput {
   payloadType: number;
   ssrc: number;
   target: SrtpTarget;
+  /** Send plain RTP to this loopback port (the plugin's SRTP relay) instead of SRTP to the target. */
+  relayPort?: number;
   /** Transcode only: decoded frames to drop before the first one sent (the cached GOP before live). */
   skipFrames?: number;
 }
@@ -42,6 +44,12 @@ export interface AudioOutput {
   payloadType: number;
   ssrc: number;
   target: SrtpTarget;
+  /** Send plain RTP to this loopback port (the plugin's SRTP relay) instead of SRTP to the target. */
+  relayPort?: number;
+}
+
+function rtpOutputArgs(o: { target: SrtpTarget; relayPort?: number; payloadType: number; ssrc: number }): string[] {
+  return o.relayPort === undefined ? srtpOutputArgs(o.target, o.payloadType, o.ssrc) : relayOutputArgs(o.relayPort, o.target.mtu, o.payloadType, o.ssrc);
 }
 
 export interface StreamArgsOptions {
@@ -82,11 +90,24 @@ export function audioEncodeArgs(a: AudioOutput): string[] {
 export function streamArgs(o: StreamArgsOptions): string[] {
   const args = [...LOG_ARGS, ...o.input];
   args.push('-map', '0:v:0', ...videoEncodeArgs(o.video), '-an', '-sn', '-dn',
-    ...srtpOutputArgs(o.video.target, o.video.payloadType, o.video.ssrc));
+    ...rtpOutputArgs(o.video));
   if (o.audio) {
     args.push('-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(o.audio),
-      ...srtpOutputArgs(o.audio.target, o.audio.payloadType, o.audio.ssrc));
+      ...rtpOutputArgs(o.audio));
   }
   args.push('-progress', 'pipe:3', '-stats_period', '0.1', '-nostats');
   return args;
+}
+
+/**
+ * Audio only, for a copy viewer whose video is sent from Node (src/rtp): the feed's audio transcoded
+ * to what HomeKit asked for. `-vn` keeps FFmpeg from touching the video at all.
+ */
+export function audioOnlyStreamArgs(input: string[], audio: AudioOutput): string[] {
+  return [
+    ...LOG_ARGS, ...input,
+    '-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(audio),
+    ...rtpOutputArgs(audio),
+    '-progress', 'pipe:3', '-stats_period', '0.1', '-nostats',
+  ];
 }
