@@ -76,7 +76,7 @@ const checks = [
   },
   {
     name: 'GStreamer RTSP server (python3-gi)',
-    apt: 'python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly',
+    apt: 'python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad',
     check: () => {
       const python = '/usr/bin/python3';
       const script = [
@@ -87,7 +87,10 @@ const checks = [
         'Gst.init(None)',
         // Elements the camera fixture needs.
         "missing = [e for e in ('videotestsrc', 'videoconvert', 'x264enc', 'h264parse', 'appsink', 'appsrc',",
-        "  'rtph264pay', 'audiotestsrc', 'alawenc', 'rtppcmapay') if Gst.ElementFactory.find(e) is None]",
+        "  'rtph264pay', 'audiotestsrc', 'alawenc', 'rtppcmapay',",
+        // Codec-variant cameras: H.265, AAC, G.711 mu-law.
+        "  'x265enc', 'h265parse', 'rtph265pay', 'voaacenc', 'aacparse', 'rtpmp4gpay', 'mulawenc', 'rtppcmupay')",
+        "  if Gst.ElementFactory.find(e) is None]",
         "print('missing elements: ' + ', '.join(missing) if missing else Gst.version_string())",
         'raise SystemExit(1 if missing else 0)',
       ].join('\n');

@@ -4,13 +4,14 @@
 set -euo pipefail
 
 PACKAGES=(ffmpeg mosquitto mosquitto-clients gir1.2-gst-rtsp-server-1.0 python3-gi
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-tools)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-tools
+  gstreamer1.0-plugins-bad)  # plugins-bad: x265enc, h265parse, voaacenc (codec-variant cameras)
 
 have_all() {
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null &&
     { command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } &&
     /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer','1.0'); from gi.repository import GstRtspServer" 2>/dev/null &&
-    gst-inspect-1.0 x264enc >/dev/null 2>&1
+    gst-inspect-1.0 x264enc >/dev/null 2>&1 && gst-inspect-1.0 x265enc >/dev/null 2>&1 && gst-inspect-1.0 voaacenc >/dev/null 2>&1
 }
 
 if have_all; then

@@ -8,6 +8,7 @@ import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { audioOnlyStreamArgs, streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
+import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
 import type { FeedAttachment, SharedSource, SourceLease } from '../source/shared-source.js';
 import { CopyVideoViewer } from '../rtp/copy-video-viewer.js';
@@ -34,10 +35,12 @@ export interface StreamSessionInit {
   log: Log;
   redact: (text: string) => string;
   encoder: string;
+  /** Version-dependent options (capabilities.ts); default: a current FFmpeg. */
+  ffmpegFeatures?: Pick<FfmpegFeatures, 'statsPeriod' | 'scaleDivisibleBy'>;
   /** Copy video: sent from Node (src/rtp, no process per viewer) or by a viewer FFmpeg (the old path). */
   copySender: 'node' | 'ffmpeg';
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
-  mode: () => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
+  mode: (video: VideoRequest) => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
   /** Audio to send, or why not (logged once per session). */
   audio: (request: AudioRequest | undefined) => AudioRequest | { skip: string } | undefined;
@@ -49,6 +52,9 @@ export interface StreamSessionInit {
   onSelfEnded: (reason: SessionFailure) => void;
   onEnded: () => void;
 }
+
+/** Bound on waiting for slice headers after the keyframe (4 pictures at 5 fps, with margin). */
+const STREAM_INFO_WAIT_MS = 1000;
 
 export class StreamSession {
   readonly ssrcVideo = randomSsrc();
@@ -200,7 +206,10 @@ export class StreamSession {
       // Read after the wait: a RECONFIGURE that came meanwhile is applied, not lost.
       const video = this.video;
       if (!this.active) return;
-      const decision = this.deps.mode();
+      // The feed's SPS is in front of the keyframe just awaited; B-frame evidence may take a few pictures.
+      await this.deps.source.waitForStreamInfo(STREAM_INFO_WAIT_MS, this.controller.signal);
+      if (!this.active) return;
+      const decision = this.deps.mode(video);
       this.mode = decision.mode;
       const audioChoice = this.deps.audio(this.audio);
       let audio: AudioOutput | undefined;
@@ -237,10 +246,11 @@ export class StreamSession {
         target: { address: this.target.address, port: this.target.videoPort, keyAndSalt: this.target.videoKeyAndSalt, mtu: video.mtu, localAddress: this.target.localAddress },
         // Transcoding starts at the live edge: decode the cached GOP but send only its newest frame on.
         skipFrames: decision.mode === 'transcode' && gop ? gop.frames - 1 : 0,
+        legacyScale: this.deps.ffmpegFeatures?.scaleDivisibleBy === false,
       };
       const relays = await this.openRelays(video, audio);
       if (!this.active) return;
-      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: this.viaRelay(out, relays.video), audio: audio && relays.audio ? this.viaRelay(audio, relays.audio) : audio }), decision);
+      this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: this.viaRelay(out, relays.video), audio: audio && relays.audio ? this.viaRelay(audio, relays.audio) : audio, statsPeriod: this.deps.ffmpegFeatures?.statsPeriod }), decision);
       const what = decision.mode === 'copy' ? 'copy' : `transcode ${this.deps.encoder} ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`;
       this.deps.log.info(`${this.deps.id}: stream started (${what}; ${decision.why}; ${audioNote})`);
     } finally {
@@ -263,7 +273,7 @@ export class StreamSession {
       if (!audio) return;
       fireAndForget(this.deps.log, `${this.deps.id}: audio`, this.openRelays(video, audio).then((relays) => {
         if (!this.active || !relays.audio) return;
-        this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), this.viaRelay(audio, relays.audio)), decision, () => undefined);
+        this.spawn(audioOnlyStreamArgs(sharedFeedInputArgs(), this.viaRelay(audio, relays.audio), this.deps.ffmpegFeatures?.statsPeriod), decision, () => undefined);
       }).catch((error: unknown) => this.selfEnd('start-failed', `could not start audio: ${String(error)}`)));
     };
     this.copyVideo = new CopyVideoViewer({

@@ -8,6 +8,7 @@ import type {
   SnapshotRequestCallback, StreamingRequest, StreamRequestCallback,
 } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
+import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { Log } from '../logging.js';
 import type { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SharedSource } from '../source/shared-source.js';
@@ -36,6 +37,7 @@ export interface StreamingDelegateInit {
   camera: CameraConfig;
   ffmpegPath: string;
   encoders: ReadonlySet<string>;
+  ffmpegFeatures?: FfmpegFeatures;
   source: SharedSource;
   snapshots: SnapshotService;
   log: Log;
@@ -130,7 +132,14 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       redact: this.init.redact,
       encoder: this.init.camera.video.encoder,
       copySender: this.init.camera.video.copySender,
-      mode: () => ({ ...chooseVideoMode(this.init.camera.video.mode, this.init.streamInfo(), this.copyFailed), auto: this.init.camera.video.mode === 'auto' }),
+      ffmpegFeatures: this.init.ffmpegFeatures,
+      mode: (video) => ({
+        ...chooseVideoMode({
+          configured: this.init.camera.video.mode, feed: this.init.source.streamInfo, probe: this.init.streamInfo(), copyFailedBefore: this.copyFailed,
+          request: { width: video.width, height: video.height, profile: video.profile, level: video.level },
+        }),
+        auto: this.init.camera.video.mode === 'auto',
+      }),
       onCopyFailed: () => { this.copyFailed = true; },
       audio: (requested) => {
         const choice = chooseAudio(this.init.camera.audio, requested, this.init.encoders, this.init.source.hasAudio);

@@ -1,6 +1,7 @@
 /**
  * H.264 / H.265 sequence parameter set parsing, just far enough to learn the picture size (after
- * cropping), chroma format, bit depth and - for H.264 - the VUI frame rate. Cameras often leave
+ * cropping), chroma format, bit depth and - for H.264 - the VUI frame rate and whether frames are
+ * reordered (B-frames: HomeKit's copy path cannot carry them). Cameras often leave
  * the size out of the SDP, but nearly all send their SPS in `sprop-parameter-sets`.
  * Pure; returns undefined for anything malformed instead of throwing.
  */
@@ -16,6 +17,10 @@ export interface SpsInfo {
   height: number;
   /** From the H.264 VUI timing info, when present and plausible. */
   fps?: number;
+  /** H.264 pic_order_cnt_type: 2 means output order is decode order (no B-frames possible). */
+  picOrderCntType?: number;
+  /** H.264 VUI bitstream_restriction max_num_reorder_frames, when the SPS has it (0: no reordering). */
+  maxNumReorderFrames?: number;
 }
 
 /** Drop emulation-prevention bytes (00 00 03 → 00 00) to get the raw RBSP. */
@@ -158,19 +163,34 @@ export function parseH264Sps(nal: Uint8Array): SpsInfo | undefined {
     const height = fieldFactor * heightMapUnits * 16 - cropUnitY * (crop.top + crop.bottom);
     if (!plausible(width, height)) return undefined;
 
-    const info: SpsInfo = { codec: 'h264', profileIdc, levelIdc, chromaFormatIdc, bitDepthLuma, width, height };
-    const fps = readVuiFps(r);
-    if (fps !== undefined) info.fps = fps;
+    const info: SpsInfo = { codec: 'h264', profileIdc, levelIdc, chromaFormatIdc, bitDepthLuma, width, height, picOrderCntType: pocType };
+    const vui = readVui(r);
+    if (vui.fps !== undefined) info.fps = vui.fps;
+    if (vui.maxNumReorderFrames !== undefined) info.maxNumReorderFrames = vui.maxNumReorderFrames;
     return info;
   } catch {
     return undefined;
   }
 }
 
-/** VUI up to timing_info; a truncated or absent VUI just means "fps unknown". */
-function readVuiFps(r: BitReader): number | undefined {
+/** HRD parameters (E.1.2): only skipped, to reach bitstream_restriction behind them. */
+function skipHrd(r: BitReader): void {
+  const cpbCount = r.ue() + 1;
+  if (cpbCount > 32) throw new RangeError('cpb_cnt out of range');
+  r.skip(8); // bit_rate_scale + cpb_size_scale
+  for (let i = 0; i < cpbCount; i++) {
+    r.ue(); // bit_rate_value_minus1
+    r.ue(); // cpb_size_value_minus1
+    r.skip(1); // cbr_flag
+  }
+  r.skip(20); // four delay/offset lengths, 5 bits each
+}
+
+/** VUI: timing info (fps) and bitstream_restriction (reordering); whatever is truncated stays unknown. */
+function readVui(r: BitReader): { fps?: number; maxNumReorderFrames?: number } {
+  const out: { fps?: number; maxNumReorderFrames?: number } = {};
   try {
-    if (!r.flag()) return undefined; // vui_parameters_present_flag
+    if (!r.flag()) return out; // vui_parameters_present_flag
     if (r.flag() && r.u(8) === 255) r.skip(32); // aspect_ratio_info: Extended_SAR w/h
     if (r.flag()) r.skip(1); // overscan_info
     if (r.flag()) {
@@ -181,17 +201,31 @@ function readVuiFps(r: BitReader): number | undefined {
       r.ue(); // chroma_sample_loc_type_top_field
       r.ue(); // chroma_sample_loc_type_bottom_field
     }
-    if (!r.flag()) return undefined; // timing_info_present_flag
-    const unitsInTick = r.u(32);
-    const timeScale = r.u(32);
-    if (unitsInTick === 0) return undefined;
-    // One frame is two ticks (field-based clock) in H.264's timing model.
-    const fps = Math.round((timeScale / (2 * unitsInTick)) * 1000) / 1000;
-    // Cameras sometimes put nonsense here; only believe the usual range.
-    return fps >= 1 && fps <= 120 ? fps : undefined;
+    if (r.flag()) { // timing_info_present_flag
+      const unitsInTick = r.u(32);
+      const timeScale = r.u(32);
+      r.skip(1); // fixed_frame_rate_flag
+      // One frame is two ticks (field-based clock) in H.264's timing model.
+      const fps = unitsInTick === 0 ? 0 : Math.round((timeScale / (2 * unitsInTick)) * 1000) / 1000;
+      // Cameras sometimes put nonsense here; only believe the usual range.
+      if (fps >= 1 && fps <= 120) out.fps = fps;
+    }
+    const nalHrd = r.flag();
+    if (nalHrd) skipHrd(r);
+    const vclHrd = r.flag();
+    if (vclHrd) skipHrd(r);
+    if (nalHrd || vclHrd) r.skip(1); // low_delay_hrd_flag
+    r.skip(1); // pic_struct_present_flag
+    if (r.flag()) { // bitstream_restriction_flag
+      r.skip(1); // motion_vectors_over_pic_boundaries_flag
+      for (let i = 0; i < 4; i++) r.ue(); // max_bytes_per_pic_denom … log2_max_mv_length_vertical
+      const reorder = r.ue();
+      if (reorder <= 16) out.maxNumReorderFrames = reorder;
+    }
   } catch {
-    return undefined;
+    // truncated VUI: what was read so far stands
   }
+  return out;
 }
 
 /** Parse an H.265 SPS NAL unit (with its two-byte header, type 33). */

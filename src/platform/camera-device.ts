@@ -5,7 +5,10 @@
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
 import type { LoginGate } from '../health/login-guard.js';
+import { MODERN_FEATURES, type FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { Log } from '../logging.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { probeRtsp } from '../health/rtsp-probe.js';
 import { StreamingDelegate } from '../hap/streaming-delegate.js';
 import { streamingOptions } from '../hap/streaming-options.js';
 import type { CameraStreamInfo } from '../hap/video-mode.js';
@@ -30,6 +33,8 @@ export interface CameraDeviceInit {
   camera: CameraConfig;
   ffmpegPath: string;
   encoders: ReadonlySet<string>;
+  /** Version-dependent FFmpeg options (capabilities.ts); default: a current FFmpeg. */
+  ffmpegFeatures?: FfmpegFeatures;
   lingerMs: number;
   log: Log;
   redact: (text: string) => string;
@@ -45,10 +50,12 @@ export class CameraDevice {
   private motionService: Service | undefined;
   private motionTimer: NodeJS.Timeout | undefined;
   private prebufferLease: { release(): void } | undefined;
+  private readonly closing = new AbortController();
   private lastRingAt: number | undefined;
 
   constructor(private readonly init: CameraDeviceInit) {
     const { api, accessory, camera, log } = init;
+    const features = init.ffmpegFeatures ?? MODERN_FEATURES;
     const hap = api.hap;
     accessory.getService(hap.Service.AccessoryInformation)
       ?.setCharacteristic(hap.Characteristic.Manufacturer, camera.manufacturer ?? 'homebridge-cctv')
@@ -59,7 +66,7 @@ export class CameraDevice {
 
     this.source = new SharedSource({
       ffmpegPath: init.ffmpegPath,
-      args: { input: { url: camera.source, transport: camera.rtspTransport }, audio: camera.audio.enabled },
+      args: { input: { url: camera.source, transport: camera.rtspTransport, timeoutOption: features.rtspSocketTimeout }, audio: camera.audio.enabled },
       lingerMs: init.lingerMs,
       log,
       redact: init.redact,
@@ -72,6 +79,7 @@ export class CameraDevice {
       source: this.source,
       snapshotUrl: camera.snapshotSource,
       rtspTransport: camera.rtspTransport,
+      rtspTimeoutOption: features.rtspSocketTimeout,
       log,
       redact: init.redact,
       cameraDown: () => init.observer.cameraDown(),
@@ -83,6 +91,7 @@ export class CameraDevice {
       camera,
       ffmpegPath: init.ffmpegPath,
       encoders: init.encoders,
+      ffmpegFeatures: features,
       source: this.source,
       snapshots: this.snapshots,
       log,
@@ -108,7 +117,31 @@ export class CameraDevice {
     } else if (existingMotion) {
       accessory.removeService(existingMotion);
     }
+    if (camera.audio.enabled) this.learnAudioCodec();
     if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  /**
+   * One DESCRIBE at start-up tells the feed whether the camera's audio is AAC (copied into the feed)
+   * or something MPEG-TS cannot carry (G.711: re-encoded to AAC there). Without an answer the feed
+   * re-encodes, which always works.
+   */
+  private learnAudioCodec(): void {
+    fireAndForget(this.init.log, 'audio codec probe', async () => {
+      // A login like any other: after rejected passwords it waits its turn (lockout-safe credentials).
+      const ticket = this.init.observer.loginGate?.begin();
+      if (ticket && !ticket.ok) return;
+      let result;
+      try {
+        result = await probeRtsp(this.init.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
+        ticket?.attempt.end(result.ok ? 'accepted' : result.reason === 'unauthorized' ? 'rejected' : 'unknown');
+      } finally {
+        ticket?.attempt.end('unknown');
+      }
+      if (!result.ok) return;
+      this.source.audioCodecHint = result.audio?.codec ?? 'none';
+      this.init.log.debug(`camera audio: ${result.audio ? `${result.audio.codec} ${result.audio.sampleRate} Hz` : 'none'}`);
+    });
   }
 
   get camera(): CameraConfig {
@@ -145,6 +178,7 @@ export class CameraDevice {
   /** Ends every stream, snapshot and the camera feed; resolves when all FFmpeg children are gone. */
   async close(): Promise<void> {
     clearTimeout(this.motionTimer);
+    this.closing.abort();
     this.prebufferLease?.release();
     this.snapshots.close();
     await this.delegate.close();

@@ -8,7 +8,7 @@ import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformCo
 import type { CameraConfig, ConfigIssue, PlatformConfig } from '../config/config-types.js';
 import { redactSecrets, redactUrlsInText, secretsInUrl } from '../config/redact.js';
 import { resolveConfig } from '../config/validate-config.js';
-import { describeCapabilities, probeCapabilities, type FfmpegCapabilities } from '../ffmpeg/capabilities.js';
+import { chooseEncoder, describeCapabilities, probeCapabilities, tooOld, type FfmpegCapabilities } from '../ffmpeg/capabilities.js';
 import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
 import type { Log } from '../logging.js';
 import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
@@ -97,6 +97,11 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       return;
     }
     this.log.info(describeCapabilities(caps));
+    const old = tooOld(caps.libavformat, caps.version);
+    if (old) {
+      this.log.error(`${old}; cameras not started`);
+      return;
+    }
     if (this.shuttingDown) return;
 
     const health = new PlatformHealth({
@@ -142,9 +147,12 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     accessory ??= new this.api.platformAccessory(camera.name, uuid, category);
     accessory.context = { id: camera.id };
     const log = this.cameraLog(camera);
+    const encoder = chooseEncoder(camera.video.encoder, caps.encoders);
+    if (encoder.warning) log.warn(encoder.warning);
+    if (encoder.encoder !== camera.video.encoder) camera = { ...camera, video: { ...camera.video, encoder: encoder.encoder } };
     const observer = health.observerFor(camera);
     const device = new CameraDevice({
-      api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders,
+      api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders, ffmpegFeatures: caps.features,
       lingerMs: (this.config?.sourceLingerSeconds ?? 30) * 1000, log, redact: this.redact, observer, version: VERSION,
     });
     this.devices.set(camera.id, device);

@@ -11,6 +11,7 @@ import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
 import type { SharedSource } from '../source/shared-source.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { placeholderArgs } from './placeholder-args.js';
+import { DEFAULT_DECODE_MS_PER_FRAME, learnDecodeCost, planSnapshot, SNAPSHOT_OVERHEAD_MS } from './snapshot-plan.js';
 
 export interface SnapshotServiceInit {
   ffmpegPath: string;
@@ -18,6 +19,8 @@ export interface SnapshotServiceInit {
   /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
   snapshotUrl?: string;
   rtspTransport: 'tcp' | 'udp';
+  /** `-stimeout` on FFmpeg 4.x (capabilities.ts). */
+  rtspTimeoutOption?: '-timeout' | '-stimeout';
   log: Log;
   redact: (text: string) => string;
   /** True while health says the camera is down: answer from cache instead of trying. */
@@ -40,6 +43,7 @@ export class SnapshotService {
   private readonly inflight = new Map<string, Promise<Snapshot>>();
   private readonly placeholders = new Map<string, Buffer>();
   private readonly controller = new AbortController();
+  private decodeMsPerFrame = DEFAULT_DECODE_MS_PER_FRAME;
 
   constructor(private readonly init: SnapshotServiceInit) {}
 
@@ -76,28 +80,36 @@ export class SnapshotService {
     }
   }
 
+  /** One deadline for the whole chain: waiting for a keyframe and decoding share the budget. */
   private async fromFeed(width: number, height: number): Promise<Buffer> {
-    const budget = this.init.budgetMs ?? 5000;
+    const deadline = this.now() + (this.init.budgetMs ?? 5000);
     const lease = this.init.source.hold();
     try {
-      const gop = await this.init.source.waitForGop(budget - 1000, this.controller.signal);
-      return await this.encode([...sharedFeedInputArgs()], width, height, gop.data, gop.frames - 1);
+      // Leave the encode at least its fixed cost after a keyframe that arrives late.
+      const gop = await this.init.source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
+      const remaining = deadline - this.now();
+      const plan = planSnapshot(gop.frames, remaining, this.decodeMsPerFrame);
+      if (plan.why === 'keyframe only') this.init.log.debug(`snapshot from the keyframe only: ${gop.frames} frames would not decode in ${Math.round(remaining)} ms`);
+      const started = this.now();
+      const jpeg = await this.encode([...sharedFeedInputArgs()], width, height, gop.data, plan.skipFrames, Math.max(1, remaining));
+      this.decodeMsPerFrame = learnDecodeCost(this.decodeMsPerFrame, this.now() - started, plan.skipFrames + 1);
+      return jpeg;
     } finally {
       lease.release();
     }
   }
 
   private fromUrl(url: string, width: number, height: number): Promise<Buffer> {
-    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.init.rtspTransport, timeoutSeconds: 4 }) : urlInputArgs(url, 4);
+    const input = /^rtsps?:/i.test(url) ? rtspInputArgs({ url, transport: this.init.rtspTransport, timeoutSeconds: 4, timeoutOption: this.init.rtspTimeoutOption }) : urlInputArgs(url, 4);
     return this.encode(input, width, height);
   }
 
-  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number): Promise<Buffer> {
+  private async encode(input: string[], width: number, height: number, stdinData?: Buffer, skipFrames?: number, timeoutMs = this.init.budgetMs ?? 5000): Promise<Buffer> {
     const { stdout, exit } = await runToBuffer({
       path: this.init.ffmpegPath,
       args: snapshotArgs({ input, width, height, skipFrames }),
       stdinData,
-      timeoutMs: this.init.budgetMs ?? 5000,
+      timeoutMs,
       signal: this.controller.signal,
     });
     if (exit.code === 0 && isJpeg(stdout)) return stdout;

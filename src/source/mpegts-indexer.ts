@@ -1,8 +1,14 @@
 /**
  * Finds what the shared source needs in an MPEG-TS byte stream, without demuxing it: the PAT/PMT
  * packets (to prepend for a late joiner), the video PID, where each video frame starts, and which
- * frames are keyframes (FFmpeg's muxer sets random_access_indicator on them).
+ * frames are keyframes (FFmpeg's muxer sets random_access_indicator on them). It also reads what
+ * the feed says about its streams (PMT stream types, the SPS before each keyframe, the first slice
+ * type of the pictures after the first keyframe): see feed-stream-info.ts.
  */
+import {
+  audioCodecOf, AUDIO_STREAM_TYPES, findSps, firstSliceType, nalUnits, pesPayload, SLICES_TO_CHECK, VIDEO_STREAM_TYPES, videoCodecOf,
+  type FeedStreamInfo,
+} from './feed-stream-info.js';
 
 export const TS_PACKET = 188;
 const SYNC = 0x47;
@@ -16,12 +22,21 @@ export interface IndexedChunk {
   kinds: TsPacketKind[];
 }
 
+/** ES bytes gathered from a keyframe for its SPS (H.265 VPS+SPS+PPS and SEI fit easily). */
+const KEYFRAME_PREFIX_BYTES = 4096;
+/** ES bytes gathered from other pictures for their first slice header (after AUD/SEI). */
+const PICTURE_PREFIX_BYTES = 512;
+
 export class MpegTsIndexer {
   private remainder: Buffer = Buffer.alloc(0);
   private pmtPid: number | undefined;
   videoPid: number | undefined;
   audioPid: number | undefined;
   videoStreamType: number | undefined;
+  /** What the feed has shown about its streams so far. */
+  readonly info: FeedStreamInfo = { slicesChecked: 0, bSlicesSeen: false };
+  private gathering: { chunks: Buffer[]; bytes: number; keyframe: boolean } | undefined;
+  private seenKeyframe = false;
 
   push(chunk: Buffer): IndexedChunk {
     let buf = this.remainder.length ? Buffer.concat([this.remainder, chunk]) : chunk;
@@ -60,7 +75,10 @@ export class MpegTsIndexer {
       if (pusi && afc & 0x1) this.parsePmt(p, payload);
       return 'pmt';
     }
-    if (pid === this.videoPid && pusi) return randomAccess ? 'keyframe-start' : 'frame-start';
+    if (pid === this.videoPid) {
+      if (afc & 0x1) this.gatherVideo(p.subarray(payload), pusi, randomAccess);
+      if (pusi) return randomAccess ? 'keyframe-start' : 'frame-start';
+    }
     return 'other';
   }
 
@@ -95,13 +113,65 @@ export class MpegTsIndexer {
       const pid = (((s[i + 1] ?? 0) & 0x1f) << 8) | (s[i + 2] ?? 0);
       const esInfo = (((s[i + 3] ?? 0) & 0x0f) << 8) | (s[i + 4] ?? 0);
       // 0x1b H.264, 0x24 HEVC; 0x0f AAC ADTS, 0x11 AAC LATM, 0x06 private (Opus).
-      if ((streamType === 0x1b || streamType === 0x24) && this.videoPid === undefined) {
+      if (VIDEO_STREAM_TYPES.has(streamType) && this.videoPid === undefined) {
         this.videoPid = pid;
         this.videoStreamType = streamType;
-      } else if ((streamType === 0x0f || streamType === 0x11 || streamType === 0x06 || streamType === 0x03 || streamType === 0x04) && this.audioPid === undefined) {
+        this.info.videoStreamType = streamType;
+        this.info.videoCodec = videoCodecOf(streamType);
+      } else if (AUDIO_STREAM_TYPES.has(streamType) && this.audioPid === undefined) {
         this.audioPid = pid;
+        this.info.audioStreamType = streamType;
+        this.info.audioCodec = audioCodecOf(streamType);
       }
       i += 5 + esInfo;
     }
+  }
+
+  /**
+   * Collects the first bytes of a picture: a keyframe's for its SPS, the next few pictures' for
+   * their slice type. Parsing is retried as bytes arrive, so the answer is there as soon as the
+   * bytes are, usually in the same pipe chunk as the keyframe.
+   */
+  private gatherVideo(payload: Buffer, pusi: boolean, randomAccess: boolean): void {
+    if (pusi) {
+      this.gathering = undefined;
+      const es = pesPayload(payload);
+      if (!es) return;
+      const wantSlice = !randomAccess && this.seenKeyframe && this.info.videoCodec === 'h264' && this.info.slicesChecked < SLICES_TO_CHECK;
+      if (randomAccess) this.seenKeyframe = true;
+      if (!randomAccess && !wantSlice) return;
+      this.gathering = { chunks: [], bytes: 0, keyframe: randomAccess };
+      this.append(es);
+      return;
+    }
+    if (this.gathering) this.append(payload);
+  }
+
+  private append(bytes: Buffer): void {
+    const g = this.gathering;
+    if (!g) return;
+    const limit = g.keyframe ? KEYFRAME_PREFIX_BYTES : PICTURE_PREFIX_BYTES;
+    g.chunks.push(bytes.subarray(0, limit - g.bytes));
+    g.bytes = Math.min(limit, g.bytes + bytes.length);
+    const nals = nalUnits(Buffer.concat(g.chunks));
+    const codec = this.info.videoCodec;
+    if (g.keyframe && codec) {
+      // The last NAL may still be cut off: only parse NAL units another start code has closed.
+      const sps = findSps(codec, g.bytes >= limit ? nals : nals.slice(0, -1));
+      if (sps) {
+        this.info.sps = sps;
+        this.gathering = undefined;
+        return;
+      }
+    } else if (!g.keyframe) {
+      const type = firstSliceType(nals);
+      if (type) {
+        this.info.slicesChecked++;
+        if (type === 'B') this.info.bSlicesSeen = true;
+        this.gathering = undefined;
+        return;
+      }
+    }
+    if (g.bytes >= limit) this.gathering = undefined;
   }
 }

@@ -11,6 +11,7 @@ import { classifyFailure, type FailureReason } from '../ffmpeg/failure-reason.js
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { FeedConsumer } from './feed-consumer.js';
+import { streamInfoSettled, type FeedStreamInfo } from './feed-stream-info.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -86,6 +87,11 @@ export class SharedSource {
   private windowStart = 0;
   private totalFrames = 0;
   private login: LoginAttempt | undefined;
+  /**
+   * The camera's audio codec as its SDP names it (e.g. `aac`, `pcm_alaw`), once known: AAC is then
+   * copied into the feed instead of re-encoded. Read at every start.
+   */
+  audioCodecHint: string | undefined;
   /** How many upstream sessions this source opened: the camera's view of us. */
   sessionsOpened = 0;
 
@@ -155,6 +161,23 @@ export class SharedSource {
     return this.indexer.audioPid !== undefined;
   }
 
+  /** What the running feed has shown about its streams (PMT, SPS, slice types); reset on every start. */
+  get streamInfo(): FeedStreamInfo {
+    return this.indexer.info;
+  }
+
+  /**
+   * Resolves once the feed has shown enough to decide copy vs transcode (for H.264 whose SPS leaves
+   * reordering open: a few pictures' slice headers), or after `maxWaitMs`; never rejects.
+   */
+  async waitForStreamInfo(maxWaitMs: number, signal?: AbortSignal): Promise<FeedStreamInfo> {
+    const until = this.now() + maxWaitMs;
+    while (!streamInfoSettled(this.indexer.info) && this.now() < until && !signal?.aborted && this.upstream) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    return this.indexer.info;
+  }
+
   /** The newest GOP, waiting for the first keyframe when the source is cold. The caller holds the source. */
   waitForGop(timeoutMs: number, signal?: AbortSignal): Promise<GopSnapshot> {
     const cached = this.cache.snapshot();
@@ -217,7 +240,7 @@ export class SharedSource {
     this.emit({ type: 'starting', generation });
     const proc = new FfmpegProcess({
       path: this.init.ffmpegPath,
-      args: sourceArgs(this.init.args),
+      args: sourceArgs({ ...this.init.args, sourceAudioCodec: this.init.args.sourceAudioCodec ?? this.audioCodecHint }),
       onStderrLine: (line) => this.init.log.debug(`camera feed: ${this.init.redact(line)}`),
     });
     this.upstream = proc;

@@ -26,7 +26,7 @@ export interface RtspCameraOptions {
   password?: string;
   /** Challenges offered when auth is on (default both; FFmpeg then picks Digest). */
   authMethods?: RtspAuthMethod[];
-  /** Add a live PCMA (G.711 A-law, pt 8) audio track. */
+  /** Add a live audio track: PCMA (G.711 A-law, pt 8) unless `audioCodec` says otherwise. */
   audio?: boolean;
   /** x264 bitrate in kbit/s. */
   bitrate?: number;
@@ -47,6 +47,16 @@ export interface RtspCameraOptions {
   udpOnly?: boolean;
   /** Serve RTSPS with a self-signed certificate made by openssl for this camera (URLs become rtsps://). */
   tls?: boolean;
+  // ---- codec variants (feed helper): what real cameras send ----
+  /** 'h265': x265 Main profile over rtph265pay (default 'h264'). */
+  codec?: 'h264' | 'h265';
+  /** H.264 profile (default 'baseline'). */
+  profile?: 'baseline' | 'main' | 'high';
+  /** H.264 B-frames between references (frame reordering); needs profile main or high. */
+  bframes?: number;
+  /** Codec of the `audio` track: G.711 A-law (default), mu-law, or AAC (mpeg4-generic, 16 kHz mono). */
+  audioCodec?: 'pcma' | 'pcmu' | 'aac';
+  // ---- end codec variants ----
 }
 
 /** One JSON line printed by the camera. */
@@ -273,6 +283,11 @@ export class RtspCamera {
     // connection options (conn helper)
     if (o.udpOnly === true) args.push('--udp-only');
     if (o.tls === true) args.push(...this.tlsArgs());
+    // codec variants
+    if (o.codec !== undefined) args.push('--codec', o.codec);
+    if (o.profile !== undefined) args.push('--profile', o.profile);
+    if (o.bframes !== undefined) args.push('--bframes', String(o.bframes));
+    if (o.audioCodec !== undefined) args.push('--audio-codec', o.audioCodec);
     return args;
   }
 

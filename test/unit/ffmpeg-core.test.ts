@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeCapabilities, hardwareEncoders, parseVersion } from '../../src/ffmpeg/capabilities.js';
+import { chooseEncoder, describeCapabilities, featuresOf, hardwareEncoders, parseLibavformat, parseVersion, tooOld } from '../../src/ffmpeg/capabilities.js';
+import { rtspInputArgs } from '../../src/ffmpeg/args/input-args.js';
 import { classifyFailure, type FailureReason } from '../../src/ffmpeg/failure-reason.js';
 import { ProgressParser } from '../../src/ffmpeg/progress-parser.js';
 import { chooseFfmpeg, type BinaryCandidates } from '../../src/ffmpeg/resolve-binary.js';
@@ -204,5 +205,45 @@ describe('capabilities', () => {
       'FFmpeg 5.1.9 at /usr/bin/ffmpeg: libx264 yes, libopus yes, libfdk_aac no, hardware H.264 encoders listed: h264_v4l2m2m',
     );
     assert.match(describeCapabilities({ path: 'ffmpeg', version: 'unknown', encoders: new Set() }), /libx264 no, libopus no, libfdk_aac no, hardware H\.264 encoders listed: none$/);
+  });
+});
+
+describe('FFmpeg version-aware options', () => {
+  const versions = [
+    { name: 'FFmpeg 4.1 static git build (@ffmpeg-installer)', text: 'ffmpeg version N-47683-g0e8eb07980-static\nlibavformat    58. 24.100 / 58. 24.100', lavf: [58, 24], timeout: '-stimeout', stats: false, old: false },
+    { name: 'FFmpeg 4.3 (Raspberry Pi OS Bullseye)', text: 'libavformat    58. 45.100 / 58. 45.100', lavf: [58, 45], timeout: '-stimeout', stats: false, old: false },
+    { name: 'FFmpeg 4.4 (Ubuntu 22.04)', text: 'libavformat    58. 76.100 / 58. 76.100', lavf: [58, 76], timeout: '-stimeout', stats: true, old: false },
+    { name: 'FFmpeg 5.1 (Debian 12)', text: 'libavformat    59. 27.100 / 59. 27.100', lavf: [59, 27], timeout: '-timeout', stats: true, old: false },
+    { name: 'FFmpeg 6.1', text: 'libavformat    60. 16.100 / 60. 16.100', lavf: [60, 16], timeout: '-timeout', stats: true, old: false },
+    { name: 'FFmpeg 7.1', text: 'libavformat    61.  7.100 / 61.  7.100', lavf: [61, 7], timeout: '-timeout', stats: true, old: false },
+    { name: 'FFmpeg 4.0', text: 'libavformat    58. 12.100 / 58. 12.100', lavf: [58, 12], timeout: '-stimeout', stats: false, old: true },
+    { name: 'FFmpeg 3.4', text: 'libavformat    57. 83.100 / 57. 83.100', lavf: [57, 83], timeout: '-stimeout', stats: false, old: true },
+  ] as const;
+  for (const v of versions) {
+    it(v.name, () => {
+      const lavf = parseLibavformat(v.text);
+      assert.deepEqual(lavf && [lavf.major, lavf.minor], [...v.lavf]);
+      const f = featuresOf(lavf);
+      assert.equal(f.rtspSocketTimeout, v.timeout);
+      assert.equal(f.statsPeriod, v.stats);
+      assert.equal(f.scaleDivisibleBy, v.lavf[0] > 58 || (v.lavf[0] === 58 && v.lavf[1] >= 45));
+      assert.equal(tooOld(lavf, 'x') !== undefined, v.old);
+      const args = rtspInputArgs({ url: 'rtsp://h/x', transport: 'tcp', timeoutOption: f.rtspSocketTimeout });
+      assert.ok(args.includes(v.timeout) && !args.includes(v.timeout === '-timeout' ? '-stimeout' : '-timeout'));
+    });
+  }
+  it('unreadable version: current options, not refused', () => {
+    assert.equal(parseLibavformat('ffmpeg version weird'), undefined);
+    assert.deepEqual(featuresOf(undefined), { rtspSocketTimeout: '-timeout', statsPeriod: true, scaleDivisibleBy: true });
+    assert.equal(tooOld(undefined, 'weird'), undefined);
+    assert.match(tooOld({ major: 57, minor: 83 }, '3.4.8') ?? '', /FFmpeg 3\.4\.8 .* too old: homebridge-cctv needs FFmpeg 4\.1 or later/);
+  });
+  it('chooseEncoder', () => {
+    const encoders = new Set(['libx264', 'h264_v4l2m2m', 'h264_vaapi']);
+    assert.deepEqual(chooseEncoder('libx264', encoders), { encoder: 'libx264' });
+    assert.deepEqual(chooseEncoder('h264_v4l2m2m', encoders), { encoder: 'h264_v4l2m2m' });
+    assert.match(chooseEncoder('h264_nvenc', encoders).warning ?? '', /h264_nvenc is not in this FFmpeg's encoder list; using libx264/);
+    assert.equal(chooseEncoder('h264_nvenc', encoders).encoder, 'libx264');
+    assert.match(chooseEncoder('h264_vaapi', encoders).warning ?? '', /not supported/);
   });
 });

@@ -9,7 +9,9 @@ import { hapEnums } from '../../src/hap/hap-enums.js';
 import type { AudioRequest, RawAudioInfo, RawVideoInfo } from '../../src/hap/hap-request-types.js';
 import { keyAndSalt, mapAudio, mapVideo } from '../../src/hap/request-mapping.js';
 import { streamingOptions, supportedResolutions } from '../../src/hap/streaming-options.js';
-import { chooseVideoMode, type CameraStreamInfo } from '../../src/hap/video-mode.js';
+import { chooseVideoMode, type ModeInputs, type NegotiatedVideo } from '../../src/hap/video-mode.js';
+import type { SpsInfo } from '../../src/health/sps.js';
+import type { FeedStreamInfo } from '../../src/source/feed-stream-info.js';
 
 /** HAP-NodeJS's real runtime enum values, read the way the plugin reads them from `api.hap`. */
 const HAP = hapNodejs as unknown as API['hap'];
@@ -56,26 +58,44 @@ describe('real HAP enum values', () => {
 });
 
 describe('chooseVideoMode', () => {
-  const cases: Array<{ configured: 'auto' | 'copy' | 'transcode'; info: CameraStreamInfo | undefined; failed: boolean; mode: 'copy' | 'transcode'; why: RegExp }> = [
-    { configured: 'copy', info: { codec: 'hevc' }, failed: true, mode: 'copy', why: /video\.mode is copy/ },
-    { configured: 'transcode', info: { codec: 'h264', profileIdc: 100 }, failed: false, mode: 'transcode', why: /video\.mode is transcode/ },
-    { configured: 'auto', info: { codec: 'h264', profileIdc: 100 }, failed: true, mode: 'transcode', why: /copy gave no frames/ },
-    { configured: 'auto', info: { codec: 'H265' }, failed: false, mode: 'transcode', why: /sends h265/ },
-    { configured: 'auto', info: { codec: 'hevc', profileIdc: 100 }, failed: false, mode: 'transcode', why: /sends hevc/ },
-    { configured: 'auto', info: { codec: 'mjpeg' }, failed: false, mode: 'transcode', why: /sends mjpeg/ },
-    { configured: 'auto', info: { codec: 'h264', profileIdc: 244 }, failed: false, mode: 'transcode', why: /profile 244/ },
-    { configured: 'auto', info: { codec: 'h264', profileIdc: 88 }, failed: false, mode: 'transcode', why: /profile 88/ },
-    { configured: 'auto', info: { codec: 'H264', profileIdc: 66 }, failed: false, mode: 'copy', why: /HomeKit-compatible/ },
-    { configured: 'auto', info: { codec: 'h264', profileIdc: 77 }, failed: false, mode: 'copy', why: /HomeKit-compatible/ },
-    { configured: 'auto', info: { codec: 'h264', profileIdc: 100 }, failed: false, mode: 'copy', why: /HomeKit-compatible/ },
-    { configured: 'auto', info: { codec: 'h264' }, failed: false, mode: 'copy', why: /HomeKit-compatible/ },
-    { configured: 'auto', info: undefined, failed: false, mode: 'copy', why: /not probed yet/ },
-    { configured: 'auto', info: {}, failed: false, mode: 'copy', why: /not probed yet/ },
-    { configured: 'auto', info: { profileIdc: 122 }, failed: false, mode: 'transcode', why: /profile 122/ },
+  const h264 = (o: Partial<SpsInfo> = {}): FeedStreamInfo => ({
+    videoCodec: 'h264', videoStreamType: 0x1b, slicesChecked: 4, bSlicesSeen: false,
+    sps: { codec: 'h264', profileIdc: 100, levelIdc: 40, chromaFormatIdc: 1, bitDepthLuma: 8, width: 1280, height: 720, picOrderCntType: 2, ...o },
+  });
+  const hevc: FeedStreamInfo = {
+    videoCodec: 'h265', videoStreamType: 0x24, slicesChecked: 0, bSlicesSeen: false,
+    sps: { codec: 'h265', profileIdc: 1, levelIdc: 93, chromaFormatIdc: 1, bitDepthLuma: 8, width: 2560, height: 1440 },
+  };
+  const req = (o: Partial<NegotiatedVideo> = {}): NegotiatedVideo => ({ width: 1920, height: 1080, profile: 'high', level: '4.0', ...o });
+  type Case = { name: string; inputs: Partial<ModeInputs>; mode: 'copy' | 'transcode'; why: RegExp };
+  const cases: Case[] = [
+    { name: 'copy forces copy, even for H.265, and says what it means', inputs: { configured: 'copy', feed: hevc, copyFailedBefore: true }, mode: 'copy', why: /video\.mode is copy \(the feed is H\.265/ },
+    { name: 'copy forces copy for B-frames', inputs: { configured: 'copy', feed: h264({ maxNumReorderFrames: 2 }) }, mode: 'copy', why: /^video\.mode is copy$/ },
+    { name: 'transcode forces transcode', inputs: { configured: 'transcode', feed: h264() }, mode: 'transcode', why: /video\.mode is transcode/ },
+    { name: 'copy that failed before', inputs: { feed: h264(), copyFailedBefore: true }, mode: 'transcode', why: /copy gave no frames/ },
+    { name: 'H.265 feed without any probe (first START after a restart)', inputs: { feed: hevc, probe: undefined }, mode: 'transcode', why: /feed is H\.265 \(PMT stream type 0x24\)/ },
+    { name: 'H.265 feed beats a probe that said H.264', inputs: { feed: hevc, probe: { codec: 'h264', profileIdc: 100 } }, mode: 'transcode', why: /feed is H\.265/ },
+    { name: 'H.264 feed beats a probe that said H.265', inputs: { feed: h264(), probe: { codec: 'h265' } }, mode: 'copy', why: /feed is H\.264 High 4\.0 1280x720/ },
+    { name: 'MPEG-2 feed', inputs: { feed: { videoCodec: 'other', videoStreamType: 0x02, slicesChecked: 0, bSlicesSeen: false } }, mode: 'transcode', why: /not H\.264 \(PMT stream type 0x02\)/ },
+    { name: 'B-frames from the SPS', inputs: { feed: h264({ picOrderCntType: 0, maxNumReorderFrames: 2 }), request: req() }, mode: 'transcode', why: /B-frames \(SPS max_num_reorder_frames 2\)/ },
+    { name: 'B-frames from slice headers when the SPS is silent', inputs: { feed: { ...h264({ picOrderCntType: 0 }), bSlicesSeen: true } }, mode: 'transcode', why: /B slices in the feed/ },
+    { name: 'reorder 0 in the SPS', inputs: { feed: h264({ picOrderCntType: 0, maxNumReorderFrames: 0 }), request: req() }, mode: 'copy', why: /without B-frames/ },
+    { name: 'High 4:4:4 profile', inputs: { feed: h264({ profileIdc: 244 }) }, mode: 'transcode', why: /profile 244/ },
+    { name: 'Extended profile from the probe only', inputs: { feed: undefined, probe: { codec: 'h264', profileIdc: 88 } }, mode: 'transcode', why: /profile 88/ },
+    { name: 'feed larger than the request', inputs: { feed: h264({ width: 1920, height: 1080 }), request: req({ width: 1280, height: 720 }) }, mode: 'transcode', why: /1920x1080, larger than the 1280x720/ },
+    { name: 'feed smaller than the request', inputs: { feed: h264({ width: 640, height: 360, levelIdc: 30 }), request: req() }, mode: 'copy', why: /640x360/ },
+    { name: 'High feed, Main requested', inputs: { feed: h264(), request: req({ profile: 'main' }) }, mode: 'transcode', why: /High, HomeKit asked for main/ },
+    { name: 'Baseline feed, Main requested', inputs: { feed: h264({ profileIdc: 66, levelIdc: 31 }), request: req({ profile: 'main', level: '3.1' }) }, mode: 'copy', why: /Baseline 3\.1/ },
+    { name: 'level above the request', inputs: { feed: h264({ levelIdc: 41 }), request: req({ level: '4.0' }) }, mode: 'transcode', why: /level 4\.1, above the 4\.0/ },
+    { name: 'level equal to the request', inputs: { feed: h264({ levelIdc: 32 }), request: req({ level: '3.2' }) }, mode: 'copy', why: /3\.2/ },
+    { name: 'probe says H.265, feed codec unknown', inputs: { feed: undefined, probe: { codec: 'hevc' } }, mode: 'transcode', why: /announces H\.265 \(probe/ },
+    { name: 'probe says mjpeg, feed codec unknown', inputs: { feed: undefined, probe: { codec: 'mjpeg' } }, mode: 'transcode', why: /announces mjpeg/ },
+    { name: 'PMT seen, SPS not yet', inputs: { feed: { videoCodec: 'h264', slicesChecked: 0, bSlicesSeen: false } }, mode: 'copy', why: /feed sends H\.264 \(no SPS seen yet\)/ },
+    { name: 'nothing known', inputs: {}, mode: 'copy', why: /assumed H\.264/ },
   ];
   for (const c of cases) {
-    it(`${c.configured} ${JSON.stringify(c.info)} failedBefore=${c.failed} → ${c.mode}`, () => {
-      const d = chooseVideoMode(c.configured, c.info, c.failed);
+    it(c.name, () => {
+      const d = chooseVideoMode({ configured: 'auto', feed: undefined, probe: undefined, copyFailedBefore: false, ...c.inputs });
       assert.equal(d.mode, c.mode);
       assert.match(d.why, c.why);
     });

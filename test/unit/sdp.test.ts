@@ -9,16 +9,16 @@ import { BitReader, nalToRbsp, parseH264Sps, parseH265Sps } from '../../src/heal
  * with the SPS (NAL type 7 / 33) cut out of the Annex B stream.
  */
 const H264_SPS = [
-  { name: '1280x720 High 4:2:0 25 fps', hex: '6764001facd9405005bb011000000300100000030320f1831960', profile: 100, level: 31, chroma: 1, width: 1280, height: 720, fps: 25 },
-  { name: '1920x1080 High, cropped from 1088', hex: '67640028acd940780227e5c044000003000400000300f03c60c658', profile: 100, level: 40, chroma: 1, width: 1920, height: 1080, fps: 30 },
-  { name: '1920x1080 Constrained Baseline', hex: '6742c028d900780227e5c044000003000400000300f03c60c920', profile: 66, level: 40, chroma: 1, width: 1920, height: 1080, fps: 30 },
-  { name: '640x360 Main 15 fps', hex: '674d4016eca05017fcb80880000003008000000f078b16cb', profile: 77, level: 22, chroma: 1, width: 640, height: 360, fps: 15 },
-  { name: '1920x1080 High 4:4:4 (chroma_format_idc 3, crop unit 1)', hex: '67f40028919b280f0044fc4e0220000003002000000781e30632c0', profile: 244, level: 40, chroma: 3, width: 1920, height: 1080, fps: 30 },
-  { name: '1920x1080 High 4:2:2 (chroma_format_idc 2)', hex: '677a0028bcd940780227e27011000003000100000300320f183196', profile: 122, level: 40, chroma: 2, width: 1920, height: 1080, fps: 25 },
-  { name: '2560x1440 High 20 fps', hex: '67640032acd9402800b5b011000003000100000300280f183196', profile: 100, level: 50, chroma: 1, width: 2560, height: 1440, fps: 20 },
-  { name: '1366x768 (horizontal crop)', hex: '67640020acd94056061e6f011000000300100000030320f1831960', profile: 100, level: 32, chroma: 1, width: 1366, height: 768, fps: 25 },
-  { name: '1920x1080 interlaced (frame_mbs_only 0, crop unit 4)', hex: '67640028acd94078044fde0220000003002000000643e2c5b2c0', profile: 100, level: 40, chroma: 1, width: 1920, height: 1080, fps: 25 },
-  { name: '720x576 interlaced PAL', hex: '6764001eacd940b424d8088000000300800000190f8a14cb', profile: 100, level: 30, chroma: 1, width: 720, height: 576, fps: 25 },
+  { name: '1280x720 High 4:2:0 25 fps', hex: '6764001facd9405005bb011000000300100000030320f1831960', profile: 100, level: 31, chroma: 1, width: 1280, height: 720, fps: 25, poc: 0, reorder: 2 },
+  { name: '1920x1080 High, cropped from 1088', hex: '67640028acd940780227e5c044000003000400000300f03c60c658', profile: 100, level: 40, chroma: 1, width: 1920, height: 1080, fps: 30, poc: 0, reorder: 2 },
+  { name: '1920x1080 Constrained Baseline', hex: '6742c028d900780227e5c044000003000400000300f03c60c920', profile: 66, level: 40, chroma: 1, width: 1920, height: 1080, fps: 30, poc: 2, reorder: 0 },
+  { name: '640x360 Main 15 fps', hex: '674d4016eca05017fcb80880000003008000000f078b16cb', profile: 77, level: 22, chroma: 1, width: 640, height: 360, fps: 15, poc: 0, reorder: 2 },
+  { name: '1920x1080 High 4:4:4 (chroma_format_idc 3, crop unit 1)', hex: '67f40028919b280f0044fc4e0220000003002000000781e30632c0', profile: 244, level: 40, chroma: 3, width: 1920, height: 1080, fps: 30, poc: 0, reorder: 2 },
+  { name: '1920x1080 High 4:2:2 (chroma_format_idc 2)', hex: '677a0028bcd940780227e27011000003000100000300320f183196', profile: 122, level: 40, chroma: 2, width: 1920, height: 1080, fps: 25, poc: 0, reorder: 2 },
+  { name: '2560x1440 High 20 fps', hex: '67640032acd9402800b5b011000003000100000300280f183196', profile: 100, level: 50, chroma: 1, width: 2560, height: 1440, fps: 20, poc: 0, reorder: 2 },
+  { name: '1366x768 (horizontal crop)', hex: '67640020acd94056061e6f011000000300100000030320f1831960', profile: 100, level: 32, chroma: 1, width: 1366, height: 768, fps: 25, poc: 0, reorder: 2 },
+  { name: '1920x1080 interlaced (frame_mbs_only 0, crop unit 4)', hex: '67640028acd94078044fde0220000003002000000643e2c5b2c0', profile: 100, level: 40, chroma: 1, width: 1920, height: 1080, fps: 25, poc: 0, reorder: 2 },
+  { name: '720x576 interlaced PAL', hex: '6764001eacd940b424d8088000000300800000190f8a14cb', profile: 100, level: 30, chroma: 1, width: 720, height: 576, fps: 25, poc: 0, reorder: 2 },
 ] as const;
 
 const H265_SPS = [
@@ -102,7 +102,10 @@ describe('H.264 SPS parser (real x264 SPS)', () => {
   for (const c of H264_SPS) {
     it(c.name, () => {
       const sps = parseH264Sps(bytes(c.hex));
-      assert.deepEqual(sps, { codec: 'h264', profileIdc: c.profile, levelIdc: c.level, chromaFormatIdc: c.chroma, bitDepthLuma: 8, width: c.width, height: c.height, fps: c.fps });
+      assert.deepEqual(sps, {
+        codec: 'h264', profileIdc: c.profile, levelIdc: c.level, chromaFormatIdc: c.chroma, bitDepthLuma: 8, width: c.width, height: c.height, fps: c.fps,
+        picOrderCntType: c.poc, maxNumReorderFrames: c.reorder,
+      });
     });
   }
 });

@@ -31,6 +31,8 @@ export interface RtspInput {
   transport: 'tcp' | 'udp';
   /** I/O timeout in seconds before FFmpeg gives up on a silent camera. */
   timeoutSeconds?: number;
+  /** FFmpeg 4.x: `-stimeout` (its `-timeout` means listen); see capabilities.ts. Default `-timeout`. */
+  timeoutOption?: '-timeout' | '-stimeout';
 }
 
 /** RTP/UDP receive buffer: 2 s of a 4 Mbit/s camera (a keyframe of a 2 s GOP arrives as one burst). */
@@ -40,7 +42,7 @@ export function rtspInputArgs(input: RtspInput): string[] {
   return [
     '-rtsp_transport', input.transport,
     ...(input.transport === 'udp' ? ['-buffer_size', String(UDP_RECEIVE_BUFFER_BYTES)] : []),
-    '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
+    input.timeoutOption ?? '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
     '-probesize', '500000',
     '-analyzeduration', '100000',
     '-i', input.url,

@@ -33,6 +33,8 @@ export interface VideoOutput {
   relayPort?: number;
   /** Transcode only: decoded frames to drop before the first one sent (the cached GOP before live). */
   skipFrames?: number;
+  /** FFmpeg < 4.3 has no scale force_divisible_by: round to even sizes with a second scale. */
+  legacyScale?: boolean;
 }
 
 export interface AudioOutput {
@@ -56,13 +58,17 @@ export interface StreamArgsOptions {
   input: string[];
   video: VideoOutput;
   audio?: AudioOutput;
+  /** FFmpeg 4.4+ takes -stats_period (default true); older ones report progress every 0.5 s. */
+  statsPeriod?: boolean;
 }
 
 export function videoEncodeArgs(v: VideoOutput): string[] {
   if (v.mode === 'copy') return ['-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe'];
   const filters: string[] = [];
   if (v.skipFrames && v.skipFrames > 0) filters.push(`select=gte(n\\,${Math.floor(v.skipFrames)})`, 'setpts=PTS-STARTPTS');
-  filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`, 'format=yuv420p');
+  if (v.legacyScale) filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease`, 'scale=trunc(iw/2)*2:trunc(ih/2)*2');
+  else filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`);
+  filters.push('format=yuv420p');
   const kbps = Math.max(1, Math.round(v.bitrateKbps));
   const gop = String(Math.max(1, Math.round(v.fps * 2)));
   return [
@@ -95,7 +101,7 @@ export function streamArgs(o: StreamArgsOptions): string[] {
     args.push('-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(o.audio),
       ...rtpOutputArgs(o.audio));
   }
-  args.push('-progress', 'pipe:3', '-stats_period', '0.1', '-nostats');
+  args.push('-progress', 'pipe:3', ...(o.statsPeriod === false ? [] : ['-stats_period', '0.1']), '-nostats');
   return args;
 }
 
@@ -103,11 +109,11 @@ export function streamArgs(o: StreamArgsOptions): string[] {
  * Audio only, for a copy viewer whose video is sent from Node (src/rtp): the feed's audio transcoded
  * to what HomeKit asked for. `-vn` keeps FFmpeg from touching the video at all.
  */
-export function audioOnlyStreamArgs(input: string[], audio: AudioOutput): string[] {
+export function audioOnlyStreamArgs(input: string[], audio: AudioOutput, statsPeriod = true): string[] {
   return [
     ...LOG_ARGS, ...input,
     '-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncodeArgs(audio),
     ...rtpOutputArgs(audio),
-    '-progress', 'pipe:3', '-stats_period', '0.1', '-nostats',
+    '-progress', 'pipe:3', ...(statsPeriod ? ['-stats_period', '0.1'] : []), '-nostats',
   ];
 }
