@@ -102,6 +102,15 @@ const checks = [
       }
     },
   },
+  {
+    name: 'chromium (settings page test)',
+    apt: 'chromium',
+    check: () => {
+      const bin = '/usr/bin/chromium';
+      accessSync(bin, constants.X_OK);
+      return `${bin} (${run(bin, ['--version']).trim()})`;
+    },
+  },
 ];
 
 let failed = 0;

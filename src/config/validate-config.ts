@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig } from './config-types.js';
+import { withCredentials } from './camera-credentials.js';
 import { redactUrlsInText } from './redact.js';
 import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS, type JsonSchema } from './schema.js';
 
@@ -235,6 +236,14 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       }
     }
     if (resolved.snapshotSource === '') delete resolved.snapshotSource;
+    const login = camera as { username?: string; password?: string };
+    const credentials = withCredentials(resolved.source, login.username, login.password);
+    if (credentials.kind === 'ignored') {
+      issues.push({ scope: 'camera', subject, field: 'username', message: 'and password are ignored: the RTSP URL already has credentials', severity: 'warning' });
+    }
+    resolved.source = credentials.url;
+    delete login.username;
+    delete login.password;
     cameras.push(resolved);
   });
 

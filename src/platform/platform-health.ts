@@ -10,6 +10,8 @@ import { HealthMonitor } from '../health/health-monitor.js';
 import { LoginGuard } from '../health/login-guard.js';
 import type { Log } from '../logging.js';
 import { MqttService } from '../mqtt/mqtt-service.js';
+import { healthPayload } from '../mqtt/payloads.js';
+import { StatusFile } from '../ui/status-file.js';
 import type { SourceEvent } from '../source/shared-source.js';
 import type { CameraDevice, CameraObserver } from './camera-device.js';
 
@@ -19,6 +21,8 @@ export interface PlatformHealthInit {
   logFor: (camera: CameraConfig) => Log;
   devices: ReadonlyMap<string, CameraDevice>;
   version: string;
+  /** Where the settings page reads health from (under the Homebridge storage path); none: no file. */
+  statusPath?: string;
   /** Stable per plugin instance: MQTT client id and Home Assistant node ids (see instance-id.ts). */
   instanceId: string;
 }
@@ -26,8 +30,12 @@ export interface PlatformHealthInit {
 export class PlatformHealth {
   private readonly monitors = new Map<string, HealthMonitor>();
   private mqtt: MqttService | undefined;
+  private readonly statusFile: StatusFile | undefined;
 
   constructor(private readonly init: PlatformHealthInit) {
+    this.statusFile = init.statusPath
+      ? new StatusFile({ path: init.statusPath, pluginVersion: init.version, onError: (message) => init.log.warn(`status for the settings page: ${message}`) })
+      : undefined;
     this.mqtt = init.config.mqtt ? this.createMqtt(init.config.mqtt) : undefined;
   }
 
@@ -64,9 +72,14 @@ export class PlatformHealth {
       policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
       log: this.init.logFor(camera),
       feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
-      onChange: (state) => this.mqtt?.publishHealth(camera.id, state),
+      onChange: (state) => {
+        this.mqtt?.publishHealth(camera.id, state);
+        this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(state, Date.now()) });
+      },
     });
     this.monitors.set(camera.id, monitor);
+    // Every configured camera is on the dashboard from the start, before its first verdict.
+    this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(monitor.state, Date.now()) });
     let lastEndFailed = false;
     return {
       loginGate,
@@ -116,6 +129,7 @@ export class PlatformHealth {
 
   async close(): Promise<void> {
     for (const monitor of this.monitors.values()) monitor.close();
+    this.statusFile?.close();
     await this.mqtt?.close();
   }
 }
