@@ -1,12 +1,12 @@
 /** Turns FFmpeg's last stderr lines into the health reason a person can act on. */
 
-export type FailureReason = 'unauthorized' | 'forbidden' | 'not_found' | 'unreachable' | 'no_video' | 'stalled' | 'unsupported_transport' | 'ffmpeg_failed';
+export type FailureReason = 'unauthorized' | 'forbidden' | 'not_found' | 'unreachable' | 'no_video' | 'unsupported_transport' | 'stalled' | 'ffmpeg_failed';
 
 const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
-  // Some cameras (and NVR channels) serve RTP only over UDP and answer a SETUP asking for TCP interleaving with 461.
-  [/461 Unsupported Transport/i, 'unsupported_transport'],
   [/401 Unauthorized|\b401\b.*auth/i, 'unauthorized'],
   [/403 Forbidden/i, 'forbidden'],
+  // "method SETUP failed: 461 Unsupported transport": a UDP-only camera asked for RTP over TCP.
+  [/\b461 Unsupported transport/i, 'unsupported_transport'],
   [/404 Not Found|Stream not found|No such file or directory/i, 'not_found'],
   [/Connection refused|Connection timed out|No route to host|Network is unreachable|Host is unreachable|Name or service not known|timed out|End of file|Server returned 5(?:\d\d|XX)|453 Not Enough Bandwidth/i, 'unreachable'],
   [/does not contain any stream|Output file .* does not contain|no video/i, 'no_video'],

@@ -8,6 +8,7 @@ import type { HealthPolicy, HealthState, Symptom } from './health-types.js';
 import { probeRtsp, type ProbeResult, type RtspProbeOptions } from './rtsp-probe.js';
 import type { SdpVideoInfo } from './sdp.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import type { LoginGate } from './login-guard.js';
 
 export interface HealthMonitorInit {
   url: string;
@@ -18,6 +19,13 @@ export interface HealthMonitorInit {
   feedIsLive: () => boolean;
   probe?: (url: string, options: RtspProbeOptions) => Promise<ProbeResult>;
   probeTimeoutMs?: number;
+  /**
+   * The camera's rtspTransport: with 'tcp' the probe also SETUPs the video track, until that has
+   * passed once and again after any failure, so a camera that only does UDP (461) is named as such.
+   */
+  transport?: 'tcp' | 'udp';
+  /** Lockout-safe logins, shared with the camera feed: a probe with credentials is one login. */
+  loginGate?: LoginGate;
   now?: () => number;
 }
 
@@ -29,6 +37,7 @@ export class HealthMonitor {
   private probing = false;
   private readonly controller = new AbortController();
   private lastVideo: SdpVideoInfo | undefined;
+  private transportChecked = false;
   private readonly policy: HealthPolicy;
 
   constructor(private readonly init: HealthMonitorInit) {
@@ -92,12 +101,19 @@ export class HealthMonitor {
     try {
       if (this.init.feedIsLive()) return;
       const probe = this.init.probe ?? probeRtsp;
+      const ticket = this.init.loginGate?.begin();
+      if (ticket && !ticket.ok) return; // the state stays what the last rejection made it
       this.probing = true;
       let result: ProbeResult;
       try {
-        result = await probe(this.init.url, { timeoutMs: this.init.probeTimeoutMs ?? 5000, signal: this.controller.signal });
+        const options: RtspProbeOptions = { timeoutMs: this.init.probeTimeoutMs ?? 5000, signal: this.controller.signal };
+        if (this.init.transport && !this.transportChecked) options.transport = this.init.transport;
+        result = await probe(this.init.url, options);
+        this.transportChecked = result.ok;
+        ticket?.attempt.end(result.ok ? 'accepted' : result.reason === 'unauthorized' ? 'rejected' : 'unknown');
       } finally {
         this.probing = false;
+        ticket?.attempt.end('unknown'); // a probe that threw; no-op after the outcome above
       }
       if (this.controller.signal.aborted) return;
       if (result.ok) {

@@ -1,6 +1,6 @@
 /**
  * Pure health state machine: (previous state, symptom, now) → next state, with hysteresis so one
- * lost probe does not flap Home Assistant automations, while hard evidence (401/403/404, a stall
+ * lost probe does not flap Home Assistant automations, while hard evidence (401/403/404/461, a stall
  * that persists) is reported at once and a camera that answers again is online on the next probe.
  */
 import type {

@@ -12,8 +12,8 @@ export type HealthReason =
   | 'forbidden' // RTSP 403
   | 'not_found' // RTSP 404
   | 'no_video' // SDP without a video track
+  | 'unsupported_transport' // RTSP 461: the camera refuses the configured rtspTransport (usually TCP)
   | 'stalled' // live stream stopped delivering frames
-  | 'unsupported_transport' // RTSP 461: the camera refuses TCP; rtspTransport udp fixes it
   | 'low_fps'
   | 'decode_errors'
   | 'ffmpeg_failed'
@@ -27,6 +27,7 @@ export type ProbeFailureReason =
   | 'forbidden'
   | 'not_found'
   | 'no_video'
+  | 'unsupported_transport'
   | 'bad_response';
 
 /** Video parameters as far as they are known (SDP/SPS from the probe, refined by the live stream). */

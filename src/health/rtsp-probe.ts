@@ -1,8 +1,10 @@
 /**
- * A light RTSP health probe: OPTIONS then DESCRIBE on one TCP connection, answering a 401 with
- * Basic or Digest auth from the URL's userinfo, and reading the SDP to learn what the camera
- * streams. Far cheaper than starting FFmpeg, and it says *why* a camera fails (refused, 401, 404,
- * no video). Never throws for network problems and never puts the password in a message.
+ * A light RTSP health probe: OPTIONS then DESCRIBE on one TCP (rtsp://) or TLS (rtsps://)
+ * connection, answering a 401 with Basic or Digest auth from the URL's userinfo, and reading the SDP
+ * to learn what the camera streams. Asked to, it also SETUPs the video track over interleaved TCP
+ * (then TEARDOWN, never PLAY) to find cameras that answer 461 Unsupported Transport. Far cheaper than
+ * starting FFmpeg, and it says *why* a camera fails (refused, 401, 404, 461, no video). Never throws for
+ * network problems and never puts the password or a path token in a message.
  */
 import { connect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
@@ -11,7 +13,7 @@ import { redactSecrets, redactUrl, secretsInUrl } from '../config/redact.js';
 import type { ProbeFailureReason } from './health-types.js';
 import { basicAuthorization, digestAuthorization, parseChallenges, pickChallenge } from './rtsp-auth.js';
 import type { AuthChallenge, Credentials } from './rtsp-auth.js';
-import { describeSdp } from './sdp.js';
+import { describeSdp, parseSdp } from './sdp.js';
 import type { SdpAudioInfo, SdpVideoInfo } from './sdp.js';
 
 export type ProbeResult =
@@ -23,6 +25,12 @@ export interface RtspProbeOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   userAgent?: string;
+  /**
+   * Check that the camera accepts this transport for the video track: 'tcp' sends SETUP with an
+   * interleaved transport and TEARDOWN. 'udp' (or absent) skips the check: a UDP SETUP would need
+   * real ports and the camera would start sending to them.
+   */
+  transport?: 'tcp' | 'udp';
 }
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
@@ -98,7 +106,6 @@ function printable(text: string): string {
 interface Target {
   host: string;
   port: number;
-  /** rtsps://: RTSP over TLS (UniFi Protect on 7441). */
   tls: boolean;
   /** Request-URI: the camera URL without userinfo. */
   uri: string;
@@ -119,7 +126,7 @@ function parseTarget(url: string): Target {
   }
   const tls = parsed.protocol === 'rtsps:';
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  // 322 is RTSPS's registered port; UniFi Protect names 7441 explicitly.
+  // 322 is RTSPS's registered port; UniFi Protect uses 7441 and always names it.
   const port = parsed.port ? Number.parseInt(parsed.port, 10) : tls ? 322 : 554;
   const decode = (s: string): string => {
     try {
@@ -169,8 +176,8 @@ class RtspConversation {
   /** Connects; rejects with a ProbeFailure. `stopped` rejects when the deadline/abort fires. */
   static open(target: Target, userAgent: string, stopped: Promise<never>): Promise<RtspConversation> {
     return new Promise<RtspConversation>((resolve, reject) => {
-      // Cameras serve RTSPS with self-signed certificates; like FFmpeg, accept them: the probe only
-      // reads the SDP, and the credentials then go over TLS rather than in clear.
+      // Self-signed certificates are accepted, as FFmpeg does (tls_verify=0): cameras and NVRs ship
+      // their own, and the probe must judge the same camera FFmpeg will open.
       const socket = target.tls
         ? connectTls({ host: target.host, port: target.port, rejectUnauthorized: false, ...(isIP(target.host) ? {} : { servername: target.host }) })
         : connect({ host: target.host, port: target.port });
@@ -178,14 +185,23 @@ class RtspConversation {
       const conversation = new RtspConversation(socket, target, userAgent);
       conversation.fail = reject;
       let connected = false;
-      socket.once(target.tls ? 'secureConnect' : 'connect', () => {
+      let secured = false;
+      socket.once('connect', () => {
         connected = true;
+        if (!target.tls) resolve(conversation);
+      });
+      socket.once('secureConnect', () => {
+        secured = true;
         resolve(conversation);
       });
       // Before connect, a failure means unreachable; after it, something answered TCP but hung up
       // on RTSP (session limit, wrong service): that is a bad response, not an outage.
       const reason = (): ProbeFailureReason => (connected ? 'bad_response' : 'unreachable');
       socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (target.tls && connected && !secured) {
+          conversation.abort(new ProbeFailure('bad_response', `TLS handshake with ${target.host}:${target.port} failed (${err.code ?? 'error'}): is it an rtsps:// port?`));
+          return;
+        }
         const text = (err.code && NETWORK_ERRORS[err.code]) ?? 'connection failed';
         conversation.abort(new ProbeFailure(reason(), `${text} (${err.code ?? err.message}) at ${target.host}:${target.port}`));
       });
@@ -227,28 +243,28 @@ class RtspConversation {
     this.socket.destroy();
   }
 
-  private send(method: string, extra: Record<string, string>): Promise<RtspResponse> {
+  private send(method: string, extra: Record<string, string>, uri: string): Promise<RtspResponse> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<RtspResponse>((resolve, reject) => {
       this.fail = reject;
       const cseq = ++this.cseq;
       this.pending = { cseq, resolve };
       const headers: Record<string, string> = { CSeq: String(cseq), 'User-Agent': this.userAgent, ...extra };
-      const authorization = this.authorization(method);
+      const authorization = this.authorization(method, uri);
       if (authorization) headers['Authorization'] = authorization;
       const head = Object.entries(headers)
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
-      this.socket.write(`${method} ${this.target.uri} RTSP/1.0\r\n${head}\r\n`);
+      this.socket.write(`${method} ${uri} RTSP/1.0\r\n${head}\r\n`);
     });
   }
 
-  private authorization(method: string): string | undefined {
+  private authorization(method: string, uri: string): string | undefined {
     const { challenge } = this;
     const credentials = this.target.credentials;
     if (!challenge || !credentials) return undefined;
     if (challenge.scheme === 'basic') return basicAuthorization(credentials);
-    return digestAuthorization({ challenge, credentials, method, uri: this.target.uri, nc: ++this.nc });
+    return digestAuthorization({ challenge, credentials, method, uri, nc: ++this.nc });
   }
 
   /**
@@ -257,8 +273,8 @@ class RtspConversation {
    * so a new nonce right after our own answer means the password was rejected: trying again would
    * only count one more failed login against lockout-prone cameras.
    */
-  async request(method: string, extra: Record<string, string> = {}): Promise<RtspResponse> {
-    let response = await this.send(method, extra);
+  async request(method: string, extra: Record<string, string> = {}, uri = this.target.uri): Promise<RtspResponse> {
+    let response = await this.send(method, extra, uri);
     let answered = false;
     for (let attempt = 0; attempt < 2 && response.status === 401; attempt++) {
       const offered = pickChallenge(parseChallenges(response.headers.get('www-authenticate') ?? []));
@@ -270,7 +286,7 @@ class RtspConversation {
       answered = true;
       this.challenge = offered;
       this.nc = 0;
-      response = await this.send(method, extra);
+      response = await this.send(method, extra, uri);
     }
     return response;
   }
@@ -291,12 +307,41 @@ function statusFailure(method: string, response: RtspResponse, target: Target, a
       return new ProbeFailure('forbidden', `${what} for ${target.display}`, 403);
     case 404:
       return new ProbeFailure('not_found', `${what}: no stream at ${target.display}`, 404);
+    case 461:
+      return new ProbeFailure('unsupported_transport',
+        `${what}: the camera refuses RTP over TCP at ${target.display}; set "rtspTransport": "udp" for this camera`, 461);
     default:
       return new ProbeFailure('bad_response', `${what} for ${target.display}`, response.status);
   }
 }
 
-async function converse(conversation: RtspConversation, target: Target): Promise<{ video: SdpVideoInfo; audio?: SdpAudioInfo }> {
+/** The aggregate URL: Content-Base (RFC 2326 C.1.1), else the request URL without its query. */
+function baseUri(describe: RtspResponse, target: Target): string {
+  return describe.headers.get('content-base')?.[0] ?? describe.headers.get('content-location')?.[0] ?? target.uri.replace(/\?.*$/, '');
+}
+
+/** The video track's control URL, resolved against the aggregate URL. */
+function videoControlUri(describe: RtspResponse, target: Target): string {
+  const media = parseSdp(describe.body).media.find((m) => m.type === 'video');
+  const control = media?.attributes.find((a) => a.name.toLowerCase() === 'control')?.value.trim() ?? '*';
+  if (/^rtsps?:\/\//i.test(control)) return control;
+  const base = baseUri(describe, target);
+  if (control === '*' || control === '') return base;
+  return base.endsWith('/') ? `${base}${control}` : `${base}/${control}`;
+}
+
+/**
+ * SETUP the video track over interleaved TCP, then TEARDOWN at the aggregate URL (a camera may not
+ * know the Request-URI with its query, e.g. UniFi's `?enableSrtp`): proves the camera accepts TCP.
+ */
+async function checkTcpTransport(conversation: RtspConversation, describe: RtspResponse, target: Target): Promise<void> {
+  const setup = await conversation.request('SETUP', { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' }, videoControlUri(describe, target));
+  if (setup.status < 200 || setup.status >= 300) throw statusFailure('SETUP', setup, target, conversation.authScheme);
+  const session = setup.headers.get('session')?.[0]?.split(';')[0]?.trim();
+  if (session) await conversation.request('TEARDOWN', { Session: session }, baseUri(describe, target));
+}
+
+async function converse(conversation: RtspConversation, target: Target, transport: RtspProbeOptions['transport']): Promise<{ video: SdpVideoInfo; audio?: SdpAudioInfo }> {
   const options = await conversation.request('OPTIONS');
   // OPTIONS is only a warm-up (and where many cameras first ask for auth). Auth refusals are final;
   // other odd answers (501, even 404 on some firmware) are left for DESCRIBE to judge.
@@ -313,11 +358,12 @@ async function converse(conversation: RtspConversation, target: Target): Promise
     const tracks = describe.body.match(/^m=\w+/gm)?.map((m) => m.slice(2)).join(', ') || 'none';
     throw new ProbeFailure('no_video', `SDP from ${target.display} has no video track (tracks: ${tracks})`, describe.status);
   }
+  if (transport === 'tcp') await checkTcpTransport(conversation, describe, target);
   return audio ? { video, audio } : { video };
 }
 
 /**
- * Probe an rtsp:// URL. Resolves with the stream description or a classified failure; every
+ * Probe an rtsp:// or rtsps:// URL. Resolves with the stream description or a classified failure; every
  * path is bounded by `timeoutMs` and by `signal`.
  */
 export async function probeRtsp(url: string, options: RtspProbeOptions = {}): Promise<ProbeResult> {
@@ -338,7 +384,7 @@ export async function probeRtsp(url: string, options: RtspProbeOptions = {}): Pr
     return result(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', 'invalid camera URL'));
   }
   if (target.credentials?.password) secrets.push(target.credentials.password);
-  // A path token (UniFi Protect) is as secret as a password: a server echoing it must not leak it.
+  // Path tokens (UniFi Protect) too: a server may echo the Request-URI in a status text.
   secrets.push(...secretsInUrl(url));
   if (options.signal?.aborted) return result(new ProbeFailure('timeout', `probe of ${target.display} aborted`));
 
@@ -354,7 +400,7 @@ export async function probeRtsp(url: string, options: RtspProbeOptions = {}): Pr
   let conversation: RtspConversation | undefined;
   try {
     conversation = await Promise.race([RtspConversation.open(target, options.userAgent ?? 'homebridge-cctv', stopped), stopped]);
-    const described = await Promise.race([converse(conversation, target), stopped]);
+    const described = await Promise.race([converse(conversation, target, options.transport), stopped]);
     return { ok: true, ...described, ms: elapsed() };
   } catch (err) {
     return result(err instanceof ProbeFailure ? err : new ProbeFailure('bad_response', err instanceof Error ? err.message : String(err)));

@@ -4,6 +4,7 @@
  */
 import type { API, CameraController, PlatformAccessory, Service } from 'homebridge';
 import type { CameraConfig } from '../config/config-types.js';
+import type { LoginGate } from '../health/login-guard.js';
 import { MODERN_FEATURES, type FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { Log } from '../logging.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
@@ -20,6 +21,8 @@ import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
 /** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
 export interface CameraObserver {
+  /** The camera's one login gate, shared by the feed and the health probe (lockout-safe credentials). */
+  readonly loginGate?: LoginGate;
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
@@ -75,6 +78,7 @@ export class CameraDevice {
       log,
       redact: init.redact,
       stallMs: TIMINGS.stallMs,
+      ...(init.observer.loginGate ? { loginGate: init.observer.loginGate } : {}),
       onEvent: (event) => init.observer.sourceEvent(event),
     });
     this.snapshots = new SnapshotService({
@@ -157,7 +161,16 @@ export class CameraDevice {
    */
   private learnAudioCodec(): void {
     fireAndForget(this.init.log, 'audio codec probe', async () => {
-      const result = await probeRtsp(this.init.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
+      // A login like any other: after rejected passwords it waits its turn (lockout-safe credentials).
+      const ticket = this.init.observer.loginGate?.begin();
+      if (ticket && !ticket.ok) return;
+      let result;
+      try {
+        result = await probeRtsp(this.init.camera.source, { timeoutMs: 5000, signal: this.closing.signal });
+        ticket?.attempt.end(result.ok ? 'accepted' : result.reason === 'unauthorized' ? 'rejected' : 'unknown');
+      } finally {
+        ticket?.attempt.end('unknown');
+      }
       if (!result.ok) return;
       this.source.audioCodecHint = result.audio?.codec ?? 'none';
       this.init.log.debug(`camera audio: ${result.audio ? `${result.audio.codec} ${result.audio.sampleRate} Hz` : 'none'}`);

@@ -7,6 +7,7 @@ import type { CameraConfig, MqttConfig, PlatformConfig } from '../config/config-
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import { DEFAULT_HEALTH_POLICY } from '../health/health-reducer.js';
 import { HealthMonitor } from '../health/health-monitor.js';
+import { LoginGuard } from '../health/login-guard.js';
 import type { Log } from '../logging.js';
 import { MqttService } from '../mqtt/mqtt-service.js';
 import { healthPayload } from '../mqtt/payloads.js';
@@ -66,8 +67,11 @@ export class PlatformHealth {
   }
 
   observerFor(camera: CameraConfig): CameraObserver {
+    const loginGate = new LoginGuard({ log: this.init.logFor(camera) });
     const monitor = new HealthMonitor({
       url: camera.source,
+      transport: camera.rtspTransport,
+      loginGate,
       policy: { ...DEFAULT_HEALTH_POLICY, probeIntervalSeconds: this.init.config.probeIntervalSeconds },
       log: this.init.logFor(camera),
       feedIsLive: () => this.init.devices.get(camera.id)?.source.live ?? false,
@@ -81,6 +85,7 @@ export class PlatformHealth {
     this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(monitor.state, Date.now()) });
     let lastEndFailed = false;
     return {
+      loginGate,
       sourceEvent: (event: SourceEvent) => {
         switch (event.type) {
         case 'starting':

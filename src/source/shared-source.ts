@@ -17,6 +17,7 @@ import { MpegTsIndexer } from './mpegts-indexer.js';
 import { PrebufferRing } from './prebuffer-ring.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { TeardownReason } from '../lifecycle/teardown-reason.js';
+import type { LoginAttempt, LoginGate } from '../health/login-guard.js';
 
 export type SourceEvent =
   | { type: 'starting'; generation: number }
@@ -38,6 +39,8 @@ export interface SharedSourceInit {
   /** No bytes for this long while running means the camera went silent. */
   stallMs?: number;
   backoff?: BackoffPolicy;
+  /** Lockout-safe logins, shared with the health probe: each FFmpeg start is one login. */
+  loginGate?: LoginGate;
   now?: () => number;
 }
 
@@ -92,6 +95,7 @@ export class SharedSource {
   private windowBytes = 0;
   private windowStart = 0;
   private totalFrames = 0;
+  private login: LoginAttempt | undefined;
   /**
    * The camera's audio codec as its SDP names it (e.g. `aac`, `pcm_alaw`), once known: AAC is then
    * copied into the feed instead of re-encoded. Read at every start.
@@ -252,6 +256,18 @@ export class SharedSource {
   }
 
   private start(): void {
+    const ticket = this.init.loginGate?.begin();
+    if (ticket && !ticket.ok) {
+      // The camera rejected the password before: wait for the gate instead of spending a login.
+      this.init.log.debug(`camera feed waits ${Math.round(ticket.retryInMs / 1000)} s before the next login`);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.closed && this.holds > 0) this.start();
+      }, ticket.retryInMs);
+      this.restartTimer.unref();
+      return;
+    }
+    this.login = ticket?.attempt;
     const generation = ++this.generation;
     this.indexer = new MpegTsIndexer();
     this.cache.clear();
@@ -281,6 +297,8 @@ export class SharedSource {
       this.upstream = undefined;
       const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
       const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
+      this.login?.end(reason === 'unauthorized' ? 'rejected' : 'unknown');
+      this.login = undefined;
       const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
       const hint = expected ? undefined : failureHint(reason as FailureReason);
       const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${hint ? `; ${hint}` : ''}${detail ? `: ${detail}` : ''}`;
@@ -310,6 +328,7 @@ export class SharedSource {
     for (const kind of indexed.kinds) if (kind === 'frame-start' || kind === 'keyframe-start') this.windowFrames++;
     if (!this.sawKeyframe && this.cache.hasKeyframe) {
       this.sawKeyframe = true;
+      this.login?.end('accepted');
       this.emit({ type: 'first-keyframe', ms: Math.round(now - this.startedAt) });
     }
     for (const consumer of this.consumers.keys()) consumer.push(indexed);

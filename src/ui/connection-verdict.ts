@@ -23,6 +23,7 @@ const FAILURES: Record<Exclude<ProbeResult, { ok: true }>['reason'], { headline:
   not_found: { headline: 'Wrong path: the camera has no stream at this URL', advice: "Check the path after the address (e.g. /stream1, /h264Preview_01_main) in the camera's manual." },
   unreachable: { headline: 'Camera unreachable', advice: 'Check the address and port (RTSP is usually 554) and that the camera is on.' },
   timeout: { headline: 'Camera unreachable (no answer in time)', advice: 'The address did not answer: check the address, the port and the network between Homebridge and the camera.' },
+  unsupported_transport: { headline: 'The camera refuses RTSP over TCP', advice: 'The camera answered 461 Unsupported Transport: set "RTSP transport" (rtspTransport) to udp for this camera.' },
   no_video: { headline: 'The stream has no video', advice: 'This URL carries no video track: pick the camera\'s video stream.' },
   bad_response: { headline: 'The camera gave an answer this plugin cannot use', advice: 'Make sure the URL is an RTSP stream (rtsp:// or rtsps://).' },
 };

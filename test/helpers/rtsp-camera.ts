@@ -1,7 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { isRunning, killOnExit, terminate } from './processes.js';
@@ -37,10 +40,13 @@ export interface RtspCameraOptions {
    * a band of 32 black/white cells over the top tenth of the picture (see the fixture's doc).
    */
   stamp?: boolean;
-  /** PEM file (certificate + key): serve RTSP over TLS, URLs become rtsps:// (see tls-cert.ts). */
-  tlsCert?: string;
   /** Bound on reaching "ready" (default 15 s). */
   startTimeoutMs?: number;
+  // ---- connection options (conn helper) ----
+  /** Refuse RTP over TCP: SETUP with an interleaved transport gets 461 Unsupported Transport. */
+  udpOnly?: boolean;
+  /** Serve RTSPS with a self-signed certificate made by openssl for this camera (URLs become rtsps://). */
+  tls?: boolean;
   // ---- codec variants (feed helper): what real cameras send ----
   /** 'h265': x265 Main profile over rtph265pay (default 'h264'). */
   codec?: 'h264' | 'h265';
@@ -82,6 +88,8 @@ export class RtspCamera {
   private runs = 0;
   private stderrText = '';
   private readonly listeners = new Set<(e: CameraEvent) => void>();
+  /** Temp dir with the self-signed certificate (tls), removed by stop()/kill(). */
+  private tlsDir: string | undefined;
 
   private constructor(options: RtspCameraOptions) {
     this.options = { ...options };
@@ -117,12 +125,13 @@ export class RtspCamera {
     return user !== undefined && password !== undefined ? this.urlWithCredentials(user, password) : this.urlWithoutCredentials;
   }
 
-  get urlWithoutCredentials(): string {
-    return `${this.scheme}://127.0.0.1:${this.port}${this.path}`;
+  /** rtsps when the camera serves TLS. */
+  get scheme(): 'rtsp' | 'rtsps' {
+    return this.options.tls === true ? 'rtsps' : 'rtsp';
   }
 
-  get scheme(): 'rtsp' | 'rtsps' {
-    return this.options.tlsCert === undefined ? 'rtsp' : 'rtsps';
+  get urlWithoutCredentials(): string {
+    return `${this.scheme}://127.0.0.1:${this.port}${this.path}`;
   }
 
   urlWithCredentials(user: string, password: string): string {
@@ -215,11 +224,30 @@ export class RtspCamera {
   /** SIGTERM, SIGKILL after `graceMs`; resolves once the process has exited. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.child !== undefined) await terminate(this.child, 'SIGTERM', graceMs);
+    this.removeTlsDir();
   }
 
   /** SIGKILL (a camera losing power); resolves once the process has exited. */
   async kill(): Promise<void> {
     if (this.child !== undefined) await terminate(this.child, 'SIGKILL', 5000);
+  }
+
+  private removeTlsDir(): void {
+    if (this.tlsDir !== undefined) rmSync(this.tlsDir, { recursive: true, force: true });
+    this.tlsDir = undefined;
+  }
+
+  /** A fresh self-signed certificate for 127.0.0.1 (kept across restarts of this camera). */
+  private tlsArgs(): string[] {
+    if (this.tlsDir === undefined) {
+      const dir = mkdtempSync(join(tmpdir(), 'cctv-rtsps-'));
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      ], { stdio: 'ignore', timeout: 15_000 });
+      this.tlsDir = dir;
+    }
+    return ['--tls-cert', join(this.tlsDir, 'cert.pem'), '--tls-key', join(this.tlsDir, 'key.pem')];
   }
 
   /** Camera reboot: stop, then start again on the same port. */
@@ -252,12 +280,14 @@ export class RtspCamera {
     if (o.audio === true) args.push('--audio');
     if (o.pattern !== undefined) args.push('--pattern', o.pattern);
     if (o.stamp === true) args.push('--stamp');
+    // connection options (conn helper)
+    if (o.udpOnly === true) args.push('--udp-only');
+    if (o.tls === true) args.push(...this.tlsArgs());
     // codec variants
     if (o.codec !== undefined) args.push('--codec', o.codec);
     if (o.profile !== undefined) args.push('--profile', o.profile);
     if (o.bframes !== undefined) args.push('--bframes', String(o.bframes));
     if (o.audioCodec !== undefined) args.push('--audio-codec', o.audioCodec);
-    if (o.tlsCert !== undefined) args.push('--tls-cert', o.tlsCert);
     return args;
   }
 

@@ -238,3 +238,69 @@ describe('RTSP probe failure modes (no camera)', { timeout: 30_000 }, () => {
     assert.equal(result.reason, 'bad_response');
   });
 });
+
+/** UniFi Protect's shape: the first path segment is the stream's access token. */
+const TOKEN = 'Xk3pQ9vT2mLw8RzA';
+
+describe('RTSP probe: RTSPS and transport (real fixture cameras)', { timeout: 120_000 }, () => {
+  let tlsOpen: RtspCamera;
+  let tlsAuth: RtspCamera;
+  let udpOnly: RtspCamera;
+
+  before(async () => {
+    [tlsOpen, tlsAuth, udpOnly] = await Promise.all([
+      RtspCamera.start({ width: 640, height: 360, fps: 10, tls: true, path: `/${TOKEN}` }),
+      RtspCamera.start({ width: 640, height: 360, fps: 10, tls: true, user: USER, password: PASSWORD }),
+      RtspCamera.start({ width: 640, height: 360, fps: 10, udpOnly: true }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([tlsOpen, tlsAuth, udpOnly].map((c) => c?.stop()));
+  });
+
+  it('rtsps:// with a token path and ?enableSrtp: DESCRIBE over TLS with a self-signed certificate, SETUP over TCP passes', async () => {
+    const url = `${tlsOpen.url}?enableSrtp`;
+    assert.match(url, /^rtsps:\/\/127\.0\.0\.1:\d+\/Xk3pQ9vT2mLw8RzA\?enableSrtp$/);
+    const result = await probeRtsp(url, { timeoutMs: 5000, transport: 'tcp' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual([result.video.codec, result.video.width, result.video.height], ['h264', 640, 360]);
+    assert.equal(tlsOpen.requests('SETUP'), 1);
+    await tlsOpen.waitForEvent((e) => e.event === 'request' && e['method'] === 'TEARDOWN', 3000, 0, 'the probe tearing its session down');
+    assert.equal(tlsOpen.errorResponses(), 0, JSON.stringify(tlsOpen.eventsSince(0, 'error-response')));
+    figures.push(`rtsps + SETUP: ${result.ms} ms`);
+  });
+
+  it('rtsps:// with Digest auth; a wrong password is unauthorized, and a failure names neither password nor token', async () => {
+    const ok = await probeRtsp(tlsAuth.url, { timeoutMs: 5000 });
+    assert.ok(ok.ok, JSON.stringify(ok));
+    const wrong = await probeRtsp(tlsAuth.urlWithCredentials(USER, WRONG), { timeoutMs: 5000 });
+    assert.equal(wrong.ok, false);
+    assert.equal(wrong.reason, 'unauthorized');
+    assertNoSecret(wrong, WRONG);
+    const missing = await probeRtsp(`rtsps://127.0.0.1:${tlsOpen.port}/${TOKEN}x?enableSrtp`, { timeoutMs: 5000 });
+    assert.equal(missing.ok, false);
+    assert.equal(missing.reason, 'not_found', JSON.stringify(missing));
+    assertNoSecret(missing, `${TOKEN}x`);
+    assert.match(missing.message, /rtsps:\/\/127\.0\.0\.1:\d+\/\*\*\*\?enableSrtp/);
+  });
+
+  it('rtsps:// at a plain RTSP port: a TLS failure, not a hang', async () => {
+    const result = await probeRtsp(`rtsps://127.0.0.1:${udpOnly.port}/stream`, { timeoutMs: 3000 });
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'bad_response', JSON.stringify(result));
+    assert.ok(result.ms < 3000, `${result.ms} ms`);
+  });
+
+  it('a UDP-only camera: DESCRIBE works, SETUP over TCP is 461 unsupported_transport with the rtspTransport hint', async () => {
+    const plain = await probeRtsp(udpOnly.url, { timeoutMs: 5000 });
+    assert.ok(plain.ok, 'without the transport check the camera looks fine');
+    const result = await probeRtsp(udpOnly.url, { timeoutMs: 5000, transport: 'tcp' });
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'unsupported_transport', JSON.stringify(result));
+    assert.equal(result.status, 461);
+    assert.match(result.message, /461 .*set "rtspTransport": "udp"/);
+    const udp = await probeRtsp(udpOnly.url, { timeoutMs: 5000, transport: 'udp' });
+    assert.ok(udp.ok);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { LOG_ARGS, rtspInputArgs, sharedFeedInputArgs, urlInputArgs } from '../../src/ffmpeg/args/input-args.js';
+import { LOG_ARGS, rtspInputArgs, sharedFeedInputArgs, UDP_RECEIVE_BUFFER_BYTES, urlInputArgs } from '../../src/ffmpeg/args/input-args.js';
 import { snapshotArgs } from '../../src/ffmpeg/args/snapshot-args.js';
 import { sourceArgs } from '../../src/ffmpeg/args/source-args.js';
 import { SRTP_SUITE, srtpOutputArgs, srtpUrl, type SrtpTarget } from '../../src/ffmpeg/args/srtp-args.js';
@@ -93,7 +93,9 @@ describe('input args', () => {
       const args = rtspInputArgs({ url: 'rtsp://h/x', transport });
       assert.equal(after(args, '-rtsp_transport'), transport);
       assert.equal(after(args, '-timeout'), '10000000');
-      assert.equal(after(args, '-buffer_size'), transport === 'udp' ? String(4 * 1024 * 1024) : undefined);
+      // UDP: a receive buffer for 2 s of 4 Mbit/s; TCP has no such option (the kernel's TCP window).
+      assert.equal(after(args, '-buffer_size'), transport === 'udp' ? String(UDP_RECEIVE_BUFFER_BYTES) : undefined);
+      assert.ok(UDP_RECEIVE_BUFFER_BYTES >= 4_000_000 / 8 * 2);
       assert.equal(args.at(-2), '-i');
       assert.equal(args.at(-1), 'rtsp://h/x');
     });

@@ -111,8 +111,8 @@ describe('classifyFailure', () => {
     { name: 'RTSP 503', stderr: ['[rtsp @ 0x55bd27f00940] method DESCRIBE failed: 503 Service Unavailable', 'rtsp://h/503: Server returned 5XX Server Error reply'], reason: 'unreachable' },
     { name: 'HTTP 500', stderr: ['[http @ 0x55d6cd290140] HTTP error 500 Internal Server Error', 'http://h/500: Server returned 5XX Server Error reply'], reason: 'unreachable' },
     {
-      name: 'RTSP 461: the camera refuses TCP',
-      stderr: ['[rtsp @ 0x55c11bce8940] method SETUP failed: 461 Unsupported Transport', 'rtsp://h:461/x: Server returned 4XX Client Error, but not one of 40{0,1,3,4}'],
+      name: 'RTSP 461 on SETUP (a UDP-only camera asked for TCP)',
+      stderr: ['[rtsp @ 0x562bb074b980] method SETUP failed: 461 Unsupported transport', 'rtsp://127.0.0.1:44791/stream: Protocol not supported'],
       reason: 'unsupported_transport',
     },
     { name: 'no streams', stderr: ['Output file #0 does not contain any stream'], reason: 'no_video' },

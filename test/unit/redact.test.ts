@@ -36,6 +36,8 @@ const URLS: Array<{ url: string; redacted: string; secrets: string[]; leak?: str
   // Secrets in the path: UniFi Protect tokens and DVR `user=…_password=…` paths.
   { url: 'rtsps://192.168.1.1:7441/AbCdEfGh12345678?enableSrtp', redacted: 'rtsps://192.168.1.1:7441/***?enableSrtp', secrets: ['AbCdEfGh12345678'] },
   { url: 'rtsp://192.168.1.1:7447/abcdefghijklmnop', redacted: 'rtsp://192.168.1.1:7447/***', secrets: ['abcdefghijklmnop'] },
+  // The test fixture's RTSPS camera: a UniFi-shaped token on an arbitrary port.
+  { url: 'rtsps://127.0.0.1:43123/Xk3pQ9vT2mLw8RzA?enableSrtp', redacted: 'rtsps://127.0.0.1:43123/***?enableSrtp', secrets: ['Xk3pQ9vT2mLw8RzA'] },
   { url: 'rtsps://nvr.local:7441/Xy12AbCd', redacted: 'rtsps://nvr.local:7441/***', secrets: ['Xy12AbCd'] },
   { url: 'rtsps://[::1]:7441/AbCdEfGh12345678', redacted: 'rtsps://[::1]:7441/***', secrets: ['AbCdEfGh12345678'] },
   { url: 'rtsp://cam:554/live/Q2hhbm5lbDEyMzQ1Njc4/main', redacted: 'rtsp://cam:554/live/***/main', secrets: ['Q2hhbm5lbDEyMzQ1Njc4'] },

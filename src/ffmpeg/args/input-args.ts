@@ -4,9 +4,9 @@
  * | flag                      | why                                                                   |
  * |---------------------------|-----------------------------------------------------------------------|
  * | -rtsp_transport tcp       | UDP drops packets on busy Wi-Fi: the "error while decoding MB" smear   |
+ * | -buffer_size 1048576 (UDP)| 2 s of a 4 Mbit/s stream: a keyframe burst overflows the default     |
+ * |                           | ~200 KB socket buffer and smears (the kernel caps it at rmem_max)     |
  * | -timeout 10000000         | socket I/O timeout (µs) so a camera that goes silent ends FFmpeg       |
- * | -buffer_size 4 MiB (udp)  | the kernel's default UDP receive buffer (~200 KB) overflows on a       |
- * |                           | 4 Mbit/s keyframe burst; 4 MiB holds ~8 s of such a stream            |
  * | -probesize/-analyzeduration | small: the SDP already names the codec; big values delay first frame |
  * | -analyzeduration 0.1 s (RTSP) | a camera sends P-frames from PLAY on: with 1 s of analysis the    |
  * |                           | feed's first keyframe left FFmpeg up to 1 s after PLAY, ~0.5 s after it |
@@ -35,14 +35,14 @@ export interface RtspInput {
   timeoutOption?: '-timeout' | '-stimeout';
 }
 
-/** Receive buffer for RTP over UDP: large enough for a 4 Mbit/s camera's keyframe bursts. */
-export const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** RTP/UDP receive buffer: 2 s of a 4 Mbit/s camera (a keyframe of a 2 s GOP arrives as one burst). */
+export const UDP_RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 export function rtspInputArgs(input: RtspInput): string[] {
   return [
     '-rtsp_transport', input.transport,
-    input.timeoutOption ?? '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
     ...(input.transport === 'udp' ? ['-buffer_size', String(UDP_RECEIVE_BUFFER_BYTES)] : []),
+    input.timeoutOption ?? '-timeout', String(Math.round((input.timeoutSeconds ?? 10) * 1_000_000)),
     '-probesize', '500000',
     '-analyzeduration', '100000',
     '-i', input.url,
