@@ -129,6 +129,7 @@ export class CameraDevice {
         onState: (state) => init.observer.recording?.(state),
         maxMs: TIMINGS.recordingMaxMs,
         fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
+        legacyScale: features.scaleDivisibleBy === false,
       })
       : undefined;
     const options = {

@@ -45,6 +45,8 @@ export interface RecordingDelegateInit {
   maxMs: number;
   /** Extra slack over the fragment length before a missing fragment counts as a stall. */
   fragmentSlackMs: number;
+  /** FFmpeg < 4.3: even sizes by a second scale (no force_divisible_by). */
+  legacyScale?: boolean;
   nowMs?: () => number;
 }
 
@@ -218,6 +220,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
         profile: PROFILES[c.videoCodec.parameters.profile] ?? 'main',
         level: LEVELS[c.videoCodec.parameters.level] ?? '4.0',
         keyframeIntervalMs: Math.min(c.videoCodec.parameters.iFrameInterval || fragmentMs, fragmentMs),
+        legacyScale: this.init.legacyScale,
       };
     const withAudio = this.init.audioActive() && this.init.camera.audio.enabled && this.init.source.hasAudio;
     const audio: RecordingAudio | undefined = withAudio

@@ -76,6 +76,16 @@ describe('recordingArgs', () => {
     assert.ok(!args.includes('-an'));
     assert.ok(args.every((a) => typeof a === 'string'));
   });
+  const video = { mode: 'transcode', encoder: 'libx264', width: 1200, height: 1600, fps: 24, bitrateKbps: 2000, profile: 'main', level: '4.0', keyframeIntervalMs: 4000 } as const;
+  for (const [legacyScale, scale] of [
+    [false, 'scale=1200:1600:force_original_aspect_ratio=decrease:force_divisible_by=2,pad='],
+    [true, 'scale=1200:1600:force_original_aspect_ratio=decrease,scale=trunc(iw/2)*2:trunc(ih/2)*2,pad='],
+  ] as const) {
+    it(`scales to even sides the way ${legacyScale ? 'FFmpeg < 4.3' : 'FFmpeg 4.3+'} can`, () => {
+      const args = recordingArgs({ input, video: { ...video, legacyScale } });
+      assert.ok(args[args.indexOf('-vf') + 1]?.startsWith(scale), args[args.indexOf('-vf') + 1]);
+    });
+  }
 });
 
 /** Real fragmented MP4 from FFmpeg with the recording's movflags: 1 s GOPs, with audio. */

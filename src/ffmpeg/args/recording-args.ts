@@ -16,7 +16,7 @@
  * | -flush_packets 1                            | each fragment leaves FFmpeg as soon as it is complete      |
  */
 import { LOG_ARGS } from './input-args.js';
-import type { H264Profile } from './stream-args.js';
+import { fitEvenScaleFilters, type H264Profile } from './stream-args.js';
 
 export type RecordingVideo =
   | { mode: 'copy' }
@@ -31,6 +31,8 @@ export type RecordingVideo =
     level: string;
     /** A keyframe (and so a fragment) every this many ms. */
     keyframeIntervalMs: number;
+    /** FFmpeg < 4.3 (no scale force_divisible_by); see fitEvenScaleFilters. */
+    legacyScale?: boolean;
   };
 
 export interface RecordingAudio {
@@ -55,7 +57,7 @@ export function recordingVideoArgs(v: RecordingVideo): string[] {
   const w = v.width;
   const h = v.height;
   return [
-    '-vf', `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p`,
+    '-vf', [...fitEvenScaleFilters(w, h, v.legacyScale === true), `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`, 'setsar=1', 'format=yuv420p'].join(','),
     '-r', String(v.fps),
     '-c:v', v.encoder,
     ...(v.encoder === 'libx264' ? ['-preset', 'veryfast', '-tune', 'zerolatency'] : []),

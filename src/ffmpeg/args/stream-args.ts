@@ -62,12 +62,19 @@ export interface StreamArgsOptions {
   statsPeriod?: boolean;
 }
 
+/** Scale filters that fit the picture inside width x height with even sides (x264 needs them). */
+export function fitEvenScaleFilters(width: number, height: number, legacyScale: boolean): string[] {
+  // FFmpeg < 4.3 has no force_divisible_by: round down to even sizes with a second scale.
+  return legacyScale
+    ? [`scale=${width}:${height}:force_original_aspect_ratio=decrease`, 'scale=trunc(iw/2)*2:trunc(ih/2)*2']
+    : [`scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2`];
+}
+
 export function videoEncodeArgs(v: VideoOutput): string[] {
   if (v.mode === 'copy') return ['-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe'];
   const filters: string[] = [];
   if (v.skipFrames && v.skipFrames > 0) filters.push(`select=gte(n\\,${Math.floor(v.skipFrames)})`, 'setpts=PTS-STARTPTS');
-  if (v.legacyScale) filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease`, 'scale=trunc(iw/2)*2:trunc(ih/2)*2');
-  else filters.push(`scale=${v.width}:${v.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`);
+  filters.push(...fitEvenScaleFilters(v.width, v.height, v.legacyScale === true));
   filters.push('format=yuv420p');
   const kbps = Math.max(1, Math.round(v.bitrateKbps));
   const gop = String(Math.max(1, Math.round(v.fps * 2)));
