@@ -18,6 +18,7 @@ import type { RecordingState } from '../recording/recording-state.js';
 import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SnapshotSlots } from '../snapshot/snapshot-limiter.js';
+import type { PlaceholderImages } from '../snapshot/placeholder-images.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
 /** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
@@ -48,6 +49,8 @@ export interface CameraDeviceInit {
   version: string;
   /** This camera's share of the platform-wide snapshot FFmpeg cap. */
   snapshotSlots?: SnapshotSlots;
+  /** The platform's "no picture" JPEGs, shared by every camera. */
+  placeholders?: PlaceholderImages;
 }
 
 export class CameraDevice {
@@ -96,6 +99,7 @@ export class CameraDevice {
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
       slots: init.snapshotSlots,
+      placeholders: init.placeholders,
     });
     this.delegate = new StreamingDelegate({
       api: hap,

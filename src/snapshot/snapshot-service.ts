@@ -13,7 +13,7 @@ import type { SharedSource } from '../source/shared-source.js';
 import { LogThrottle } from '../mqtt/log-throttle.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import type { SnapshotSlot, SnapshotSlots } from './snapshot-limiter.js';
-import { placeholderArgs } from './placeholder-args.js';
+import { PlaceholderImages } from './placeholder-images.js';
 import { DEFAULT_DECODE_MS_PER_FRAME, learnDecodeCost, planSnapshot, SNAPSHOT_OVERHEAD_MS } from './snapshot-plan.js';
 
 export interface SnapshotServiceInit {
@@ -34,6 +34,8 @@ export interface SnapshotServiceInit {
   budgetMs?: number;
   /** This camera's share of the platform-wide cap on snapshot FFmpegs; without it, uncapped. */
   slots?: SnapshotSlots;
+  /** The platform's shared "no picture" JPEGs; without it, this camera renders its own. */
+  placeholders?: PlaceholderImages;
   now?: () => number;
 }
 
@@ -53,11 +55,13 @@ export class SnapshotService {
   private readonly busyLog = new LogThrottle({ windowMs: BUSY_LOG_WINDOW_MS, maxKeys: 1 });
   private readonly cache = new SnapshotCache();
   private readonly inflight = new Map<string, Promise<Snapshot>>();
-  private readonly placeholders = new Map<string, Buffer>();
+  private readonly placeholders: PlaceholderImages;
   private readonly controller = new AbortController();
   private decodeMsPerFrame = DEFAULT_DECODE_MS_PER_FRAME;
 
-  constructor(private readonly init: SnapshotServiceInit) {}
+  constructor(private readonly init: SnapshotServiceInit) {
+    this.placeholders = init.placeholders ?? new PlaceholderImages(init.ffmpegPath);
+  }
 
   private now(): number {
     return this.init.now?.() ?? performance.now();
@@ -170,15 +174,9 @@ export class SnapshotService {
     return { jpeg: await this.placeholder(width, height), origin: 'placeholder' };
   }
 
-  /** Not capped: each size is rendered once (a one-frame lavfi job) and kept, so it cannot pile up per poll. */
-  private async placeholder(width: number, height: number): Promise<Buffer> {
-    const key = `${width}x${height}`;
-    const cached = this.placeholders.get(key);
-    if (cached) return cached;
-    const { stdout, exit } = await runToBuffer({ path: this.init.ffmpegPath, args: placeholderArgs(width, height), timeoutMs: 5000 });
-    if (exit.code !== 0 || !isJpeg(stdout)) throw new Error('could not render the offline placeholder');
-    if (this.placeholders.size < 8) this.placeholders.set(key, stdout);
-    return stdout;
+  /** Not capped: each size is rendered once for all cameras (a one-frame lavfi job) and kept. */
+  private placeholder(width: number, height: number): Promise<Buffer> {
+    return this.placeholders.get(width, height);
   }
 }
 
