@@ -1,7 +1,9 @@
 /**
  * The idle-stop race on the real shared feed (real FFmpeg, the fixture camera): a hold that arrives
  * while the lingering feed's FFmpeg is being stopped must get a fresh feed, never the dying one's
- * pictures, and must not be ended by the dying one's exit.
+ * pictures, and must not be ended by the dying one's exit. First on the source itself (the hold
+ * issued synchronously after the stop; the old FFmpeg frozen so its exit is slow), then end to end:
+ * a Home app viewer that opens while the lingering feed is being stopped.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -10,6 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Log } from '../../src/logging.js';
 import { MpegTsIndexer } from '../../src/source/mpegts-indexer.js';
 import { SharedSource, type SourceEvent } from '../../src/source/shared-source.js';
+import { HapCameraClient } from '../helpers/hap-camera-client.js';
+import { Homebridge, TEST_PIN } from '../helpers/homebridge.js';
+import { feedFfmpegs } from '../helpers/fault-tools.js';
 import { descendants, isAlive } from '../helpers/processes.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { delay, waitFor } from '../helpers/wait.js';
@@ -135,5 +140,55 @@ describe('idle stop racing a new hold', () => {
       await source.close();
     }
     assert.deepEqual(feedPids(camera.url), [], 'no feed FFmpeg left');
+  });
+});
+
+describe('idle stop racing a new viewer, through Homebridge', () => {
+  let camera: RtspCamera;
+  let hb: Homebridge;
+  let client: HapCameraClient;
+  const view = { width: 640, height: 360, fps: 15, bitrateKbps: 800 };
+
+  before(async () => {
+    camera = await RtspCamera.start({ width: 640, height: 360, fps: 15, gopSeconds: 1 });
+    hb = await Homebridge.start({
+      platform: { sourceLingerSeconds: 1, debug: true, cameras: [{ id: 'race', name: 'Race Cam', source: camera.url, video: { mode: 'copy' } }] },
+    });
+    client = await HapCameraClient.pair({ port: await hb.accessoryPort('Race Cam'), pin: TEST_PIN });
+  });
+
+  after(async () => {
+    await client?.close();
+    await hb?.dispose();
+    await camera?.stop();
+  });
+
+  it('a viewer that opens while the lingering feed is being stopped gets the next feed, with no drop', async () => {
+    const first = await client.startStream(view);
+    await first.waitForFrames(5, 20_000);
+    const oldPid = feedFfmpegs(hb.pid)[0]?.pid;
+    assert.ok(oldPid !== undefined);
+    const from = hb.logs.length;
+    await first.stop();
+    await first.dispose();
+    // Frozen before the 1 s linger runs out: its idle stop stays in flight until the 2 s SIGKILL bound.
+    process.kill(oldPid, 'SIGSTOP');
+    await hb.waitForLog(/camera feed stopping \(idle\)/, 10_000, from);
+    const aliveAtSetup = isAlive(oldPid);
+    const second = await client.startStream(view);
+    try {
+      assert.ok(aliveAtSetup, 'the new viewer was set up while the old feed FFmpeg was still dying');
+      await waitFor(() => !isAlive(oldPid), { timeoutMs: 10_000, what: 'the old feed FFmpeg to be gone' });
+      const packetsAtOldExit = second.video.packets;
+      await waitFor(() => second.video.packets > packetsAtOldExit + 100, { timeoutMs: 20_000, what: `video after the old feed's exit (${JSON.stringify(second.stats())})` });
+      const decoded = await second.waitForFrames(30, 20_000);
+      assert.deepEqual([decoded.width, decoded.height], [640, 360]);
+      const since = hb.logs.slice(from);
+      assert.ok(!since.some((l) => /camera feed lost/.test(l)), `the viewer never saw the old feed end under it:\n${since.filter((l) => /Race Cam/.test(l) && !/ffmpeg:/.test(l)).join('\n')}`);
+      assert.equal(feedFfmpegs(hb.pid).length, 1, 'one feed FFmpeg: the new one');
+      await second.stop();
+    } finally {
+      await second.dispose();
+    }
   });
 });
