@@ -111,7 +111,8 @@ export class SnapshotService {
   private async slot(deadline: number): Promise<SnapshotSlot> {
     const slots = this.init.slots;
     if (!slots) return { release: () => undefined };
-    const slot = await slots.acquire(deadline - SNAPSHOT_OVERHEAD_MS, this.controller.signal);
+    // The cheapest job (the keyframe alone) must still fit after the wait.
+    const slot = await slots.acquire(deadline - SNAPSHOT_OVERHEAD_MS - this.decodeMsPerFrame, this.controller.signal);
     if (slot) return slot;
     if (this.controller.signal.aborted) throw new Error('cancelled');
     throw new SnapshotBusyError(`no snapshot FFmpeg free in time (at most ${slots.limits.perCamera} per camera and ${slots.limits.total} in total)`);
