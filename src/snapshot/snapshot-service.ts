@@ -9,6 +9,7 @@ import type { Log } from '../logging.js';
 import { rtspInputArgs, sharedFeedInputArgs, urlInputArgs } from '../ffmpeg/args/input-args.js';
 import { snapshotArgs } from '../ffmpeg/args/snapshot-args.js';
 import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
+import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { SharedSource } from '../source/shared-source.js';
 import { LogThrottle } from '../mqtt/log-throttle.js';
 import { SnapshotCache } from './snapshot-cache.js';
@@ -68,6 +69,8 @@ export class SnapshotService {
   }
 
   get(width: number, height: number): Promise<Snapshot> {
+    // One cheap FFmpeg at the first request, so a fallback under load is answered at once.
+    if (!this.placeholders.warm) fireAndForget(this.init.log, 'rendering the offline placeholder', this.placeholders.prepare());
     const fresh = this.cache.fresh(width, height, this.now(), this.init.freshMs ?? 1000);
     if (fresh) return Promise.resolve({ jpeg: fresh.jpeg, origin: 'cached' });
     const key = `${width}x${height}`;
@@ -175,7 +178,7 @@ export class SnapshotService {
     return { jpeg: await this.placeholder(width, height), origin: 'placeholder' };
   }
 
-  /** Not capped: each size is rendered once for all cameras (a one-frame lavfi job) and kept. */
+  /** Not capped: rendered once for all cameras (a one-frame lavfi job) and kept. */
   private placeholder(width: number, height: number): Promise<Buffer> {
     return this.placeholders.get(width, height);
   }
