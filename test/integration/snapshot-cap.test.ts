@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Log } from '../../src/logging.js';
 import { defaultSnapshotLimits, SnapshotLimiter } from '../../src/snapshot/snapshot-limiter.js';
+import { PlaceholderImages } from '../../src/snapshot/placeholder-images.js';
 import { SnapshotService } from '../../src/snapshot/snapshot-service.js';
 import { SharedSource } from '../../src/source/shared-source.js';
 import { jpegInfo, looksLikeJpeg } from '../helpers/h264-decode.js';
@@ -135,3 +136,23 @@ describe('a snapshot that cannot get an FFmpeg slot in time', () => {
     assert.equal(limiter.active, 0);
   });
 });
+
+describe('the shared placeholder', () => {
+  it('is rendered by one FFmpeg for concurrent askers, then served at once for any size', async () => {
+    const placeholders = new PlaceholderImages('ffmpeg');
+    assert.equal(placeholders.warm, false);
+    const before = ffmpegChildren();
+    const [a, b, c] = await Promise.all([placeholders.get(320, 180), placeholders.get(320, 180), placeholders.get(1280, 720)]);
+    assert.ok(looksLikeJpeg(a));
+    assert.ok(a === b && b === c, 'one render shared by three concurrent requests of two sizes');
+    assert.deepEqual(await jpegInfo(a).then((i) => [i.width, i.height]), [320, 180]);
+    assert.equal(placeholders.warm, true);
+    const later = placeholders.get(1920, 1080);
+    assert.equal(ffmpegChildren(), before, 'a size never rendered is served from the one already there, no FFmpeg');
+    assert.equal(await later, a);
+  });
+});
+
+function ffmpegChildren(): number {
+  return descendants(process.pid).filter((p) => p.comm === 'ffmpeg').length;
+}
