@@ -170,9 +170,9 @@ describe('idle stop racing a new viewer, through Homebridge', () => {
     assert.ok(oldPid !== undefined);
     const from = hb.logs.length;
     await first.stop();
-    await first.dispose();
     // Frozen before the 1 s linger runs out: its idle stop stays in flight until the 2 s SIGKILL bound.
     process.kill(oldPid, 'SIGSTOP');
+    await first.dispose();
     await hb.waitForLog(/camera feed stopping \(idle\)/, 10_000, from);
     const aliveAtSetup = isAlive(oldPid);
     const second = await client.startStream(view);
