@@ -18,6 +18,8 @@ import { PlatformHealth } from './platform-health.js';
 import { statusFilePath } from '../ui/status-file.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { SnapshotLimiter } from '../snapshot/snapshot-limiter.js';
+import { PlaceholderImages } from '../snapshot/placeholder-images.js';
 
 const PACKAGE = readPackage();
 const VERSION = PACKAGE.version;
@@ -25,6 +27,9 @@ const VERSION = PACKAGE.version;
 export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
   private readonly devices = new Map<string, CameraDevice>();
+  /** One cap on snapshot FFmpegs for all cameras: the Home app polls every tile at once. */
+  private readonly snapshotLimiter = new SnapshotLimiter();
+  private placeholderImages: PlaceholderImages | undefined;
   private readonly config: PlatformConfig | undefined;
   private readonly redact: (text: string) => string;
   private readonly log: Log;
@@ -127,6 +132,11 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     health.start();
   }
 
+  private placeholders(ffmpegPath: string): PlaceholderImages {
+    this.placeholderImages ??= new PlaceholderImages(ffmpegPath);
+    return this.placeholderImages;
+  }
+
   private cameraLog(camera: CameraConfig): Log {
     return pluginLog(this.hbLog, camera.name, this.config?.debug ?? false, this.redact);
   }
@@ -158,6 +168,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     const device = new CameraDevice({
       api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders, ffmpegFeatures: caps.features,
       lingerMs: (this.config?.sourceLingerSeconds ?? 30) * 1000, log, redact: this.redact, observer, version: VERSION,
+      snapshotSlots: this.snapshotLimiter.forCamera(camera.id), placeholders: this.placeholders(caps.path),
     });
     this.devices.set(camera.id, device);
     if (camera.unbridge) {
