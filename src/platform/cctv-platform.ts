@@ -15,7 +15,7 @@ import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
-import { statusFilePath } from '../ui/status-file.js';
+import { childBridgeUsername, statusFilePath } from '../ui/status-file.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
@@ -30,8 +30,8 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly log: Log;
   private health: PlatformHealth | undefined;
   private shuttingDown = false;
-  /** Tells instances sharing a storage dir apart: a child bridge's username, else "main". */
-  private readonly bridgeKey: string;
+  /** The child bridge this instance runs on (`_bridge.username`), if any. */
+  private readonly childBridge: string | undefined;
 
   constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
     const { config, issues } = resolveConfig(rawConfig ?? {});
@@ -48,8 +48,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       this.log.info('no cameras configured; the plugin stays idle');
     }
     this.config = config;
-    const bridge = (rawConfig as { _bridge?: { username?: unknown } } | undefined)?._bridge;
-    this.bridgeKey = typeof bridge?.username === 'string' ? bridge.username : 'main';
+    this.childBridge = childBridgeUsername(rawConfig);
     api.on('didFinishLaunching', () => {
       fireAndForget(this.log, 'start-up', () => this.launch());
     });
@@ -112,9 +111,9 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
-      statusPath: statusFilePath(this.api.user.storagePath()),
+      statusPath: statusFilePath(this.api.user.storagePath(), this.childBridge),
       ...(PACKAGE.homepage ? { homepage: PACKAGE.homepage } : {}),
-      instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
+      instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.childBridge ?? 'main', log: this.log }) : '',
     });
     this.health = health;
     for (const camera of config.cameras) {
