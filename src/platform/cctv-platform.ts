@@ -3,6 +3,7 @@
  * once, then reconciles HomeKit accessories with the configured cameras. Nothing here throws into
  * Homebridge: every failure is logged once with the camera it concerns.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig as HbPlatformConfig } from 'homebridge';
 import type { CameraConfig, ConfigIssue, PlatformConfig } from '../config/config-types.js';
@@ -15,7 +16,8 @@ import { PLATFORM_NAME, PLUGIN_NAME, UUID_NAMESPACE } from '../settings.js';
 import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
-import { childBridgeUsername, statusFilePath } from '../ui/status-file.js';
+import { statusFilePath } from '../ui/status-file.js';
+import { findChildBridge } from './child-bridge.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 
@@ -30,7 +32,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly log: Log;
   private health: PlatformHealth | undefined;
   private shuttingDown = false;
-  /** The child bridge this instance runs on (`_bridge.username`), if any. */
+  /** The child bridge this instance runs on (its `_bridge.username`), undefined on the main bridge. */
   private readonly childBridge: string | undefined;
 
   constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
@@ -48,7 +50,15 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       this.log.info('no cameras configured; the plugin stays idle');
     }
     this.config = config;
-    this.childBridge = childBridgeUsername(rawConfig);
+    const bridge = findChildBridge(rawConfig, api.user.configPath());
+    if (bridge.kind === 'unknown') {
+      // Still one stable id per block, from its settings (it changes when they do).
+      this.childBridge = `child-${createHash('sha256').update(JSON.stringify(rawConfig ?? {})).digest('hex').slice(0, 12)}`;
+      this.log.warn(`child bridge not identified (${bridge.why}); its MQTT instance id and status file are keyed by its settings`);
+    } else {
+      this.childBridge = bridge.kind === 'child' ? bridge.username : undefined;
+    }
+    if (this.childBridge) this.log.debug(`running on child bridge ${this.childBridge}`);
     api.on('didFinishLaunching', () => {
       fireAndForget(this.log, 'start-up', () => this.launch());
     });

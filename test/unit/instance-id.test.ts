@@ -83,7 +83,7 @@ describe('instanceId', () => {
     utimesSync(lock, old, old);
     warnings.length = 0;
     const id = instanceId({ storagePath, key: 'main', log });
-    assert.equal(JSON.parse(readFileSync(join(storagePath, 'homebridge-cctv-instances.json'), 'utf8')).main, id);
+    assert.equal((JSON.parse(readFileSync(join(storagePath, 'homebridge-cctv-instances.json'), 'utf8')) as Record<string, string>)['main'], id);
     writeFileSync(lock, '');
     const held = instanceId({ storagePath, key: 'other', log });
     assert.match(held, /^[0-9a-f]{8}$/);
