@@ -76,3 +76,15 @@ export function countDecodeEvidence(stderr: string): number {
   const counter = new DecodeEvidenceCounter();
   return stderr.split(/\r?\n|\r/).reduce((sum, line) => sum + counter.push(line.trimEnd()), 0);
 }
+
+/**
+ * An `onStderrLine` for one FFmpeg that reports its damage messages as they come (a counter per
+ * process, so repeat lines refer to that process's own previous line).
+ */
+export function decodeEvidenceTap(report: (count: number) => void): (line: string) => void {
+  const counter = new DecodeEvidenceCounter();
+  return (line) => {
+    const count = counter.push(line);
+    if (count > 0) report(count);
+  };
+}

@@ -26,6 +26,8 @@ export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
+  /** FFmpeg damage messages (decode-evidence.ts) from the feed, viewers and snapshots. */
+  decodeEvidence(count: number): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
   /** HomeKit Secure Video state changes (recording cameras only). */
@@ -80,6 +82,7 @@ export class CameraDevice {
       stallMs: TIMINGS.stallMs,
       ...(init.observer.loginGate ? { loginGate: init.observer.loginGate } : {}),
       onEvent: (event) => init.observer.sourceEvent(event),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
     });
     this.snapshots = new SnapshotService({
       ffmpegPath: init.ffmpegPath,
@@ -90,6 +93,7 @@ export class CameraDevice {
       log,
       redact: init.redact,
       cameraDown: () => init.observer.cameraDown(),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
     });
@@ -107,6 +111,7 @@ export class CameraDevice {
       streamInfo: () => init.observer.streamInfo(),
       onViewers: (n) => init.observer.viewers(n),
       onFirstFrame: (ms) => init.observer.firstFrame(ms),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
     });
     // The motion sensor exists before the controller, so HAP-NodeJS links it to recording management.
     const existingMotion = accessory.getService(hap.Service.MotionSensor);

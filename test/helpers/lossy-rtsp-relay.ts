@@ -16,7 +16,7 @@ export interface LossyRelayOptions {
 
 /** Splits the camera→client byte stream into interleaved frames and RTSP messages. */
 class InterleavedSplitter {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
 
   constructor(private readonly onUnit: (unit: Buffer, channel: number | undefined) => void) {}
 
