@@ -69,8 +69,12 @@ describe('decode errors from a lossy camera link', () => {
 
   it('clean transcoding viewers: 0 decode errors, online', async (t) => {
     for (const s of streams) await s.waitForFrames(15, 30_000);
-    // Long enough for several stats samples and more than one GOP (2 s).
-    await delay(8000);
+    // Snapshots decode the live feed's cached GOP too; a few over more than one GOP (2 s), and long
+    // enough for several stats samples.
+    for (let i = 0; i < 4; i++) {
+      for (const client of clients) await client.snapshot(640, 360);
+      await delay(2000);
+    }
     for (const id of ['lossy', 'clean']) {
       const h = health(id);
       t.diagnostic(`${id}: ${JSON.stringify(h)}`);
