@@ -26,7 +26,7 @@ export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
-  /** FFmpeg damage messages (decode-evidence.ts) from the feed, viewers and snapshots. */
+  /** FFmpeg damage messages (decode-evidence.ts) from the feed, viewers, snapshots and recordings. */
   decodeEvidence(count: number): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
@@ -135,6 +135,7 @@ export class CameraDevice {
         maxMs: TIMINGS.recordingMaxMs,
         fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
         legacyScale: features.scaleDivisibleBy === false,
+        onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
       })
       : undefined;
     const options = {
