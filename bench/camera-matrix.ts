@@ -17,7 +17,7 @@ import { descendants } from '../test/helpers/processes.js';
 import { RtspCamera, type RtspCameraOptions } from '../test/helpers/rtsp-camera.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { measureCpu } from './cpu-sampler.js';
-import { machineInfo } from './machine-info.js';
+import { machineInfo, type MachineInfo } from './machine-info.js';
 import { CAMERA, FFMPEG_PATH, REQUEST } from './rigs.js';
 import { median, sleep } from './stats.js';
 import { installRtpRecorder } from './rtp-recorder.js';
@@ -169,14 +169,13 @@ async function runCase(c: MatrixCase): Promise<CaseResult> {
   }
 }
 
-function render(results: CaseResult[], seconds: number): string {
+function render(results: CaseResult[], seconds: number, m: MachineInfo): string {
   const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '–');
-  const m = machineInfo(FFMPEG_PATH);
   const lines = [
     START_MARK,
     '## Camera matrix (`npm run bench:cameras`)',
     '',
-    `${m.cpu}, ${m.cores} cores (shared with other work: read the spread), Node ${m.node}; ${Math.round(seconds)} s for the whole run.`,
+    `${m.cpu}, ${m.cores} cores shared with other work (load average ${m.loadAtStart} at the start: read the spread), Node ${m.node}; ${m.date.slice(0, 10)}, ${Math.round(seconds)} s for the whole run.`,
     `Fixture camera ${CAMERA.width}x${CAMERA.height} @ ${CAMERA.fps} fps, GOP ${CAMERA.gopSeconds} s, ${CAMERA.bitrate} kbit/s unless the case says otherwise;`,
     `the viewer asks ${REQUEST.width}x${REQUEST.height} @ ${REQUEST.fps} fps, ${REQUEST.bitrateKbps} kbit/s (libx264 when transcoding). One Homebridge per case.`,
     `Start: HomeKit START → the first complete IDR at the controller, median of ${RUNS} starts (cold: the camera feed had lingered out, so it includes`,
@@ -209,6 +208,7 @@ function writeDoc(section: string): void {
 
 async function main(): Promise<void> {
   installRtpRecorder();
+  const machine = machineInfo(FFMPEG_PATH);
   const started = performance.now();
   const only = process.env.BENCH_CASES?.split(',').map((s) => Number(s));
   const results: CaseResult[] = [];
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
     }
     console.log(`  → ${JSON.stringify(results.at(-1))}`);
   }
-  const section = render(results, (performance.now() - started) / 1000);
+  const section = render(results, (performance.now() - started) / 1000, machine);
   console.log(section);
   if (!only) writeDoc(section);
 }

@@ -3,14 +3,18 @@
  * `-loglevel warning` (samples in test/fixtures/ffmpeg-stderr/): a camera on a lossy link, over TCP
  * and UDP, H.264 and H.265, and a clean B-frame stream with AAC for what must not count. Pure.
  *
- * | kind        | lines (prefix)                                          | printed by                      |
- * |-------------|---------------------------------------------------------|---------------------------------|
- * | slice       | `[h264 @ …] error while decoding MB x y`                | a decoder that lost a slice     |
- * |             | `[h264 @ …] non-existing PPS 0 referenced`, `decode_slice_header error`, `Invalid NAL unit size`, `missing picture in access unit`, `no frame!` | |
- * |             | `[hevc @ …] Could not find ref with POC n`, `entry_point_offset table is corrupted`, `Error parsing NAL unit` | |
- * | picture     | `pipe:0: corrupt decoded frame in stream 0`             | ffmpeg: a concealed picture     |
- * | packet      | `corrupt input packet in stream n`, `Packet corrupt`    | ffmpeg / a demuxer              |
- * | packet-loss | `[rtsp @ …] RTP: missed n packets`                      | the copy feed (RTP over UDP)    |
+ * | kind        | line                                            | printed by                          |
+ * |-------------|-------------------------------------------------|-------------------------------------|
+ * | slice       | `[h264 @ …] error while decoding MB x y`        | the H.264 decoder, per damaged slice |
+ * | slice       | `[hevc @ …] Could not find ref with POC n`,     | the H.265 decoder                   |
+ * |             | `[hevc @ …] entry_point_offset table is corrupted` |                                  |
+ * | picture     | `pipe:0: corrupt decoded frame in stream 0`     | ffmpeg, per concealed picture       |
+ * | packet-loss | `[rtsp @ …] RTP: missed n packets`              | the copy feed, RTP over UDP         |
+ *
+ * Those are the captured ones. The same rules take FFmpeg's wording for damage the samples did not
+ * hit: `non-existing PPS n referenced`, `decode_slice_header error`, `Invalid NAL unit size`, `no
+ * frame!`, `missing picture in access unit` (seen once in the long-GOP test before the copy sender
+ * was paced), `Error parsing NAL unit`, and a demuxer's `corrupt input packet` / `Packet corrupt`.
  *
  * Not counted: the reason lines H.264 prints just before its `error while decoding MB` (`corrupted
  * macroblock`, `negative number of zero coeffs`, `mb_type … too large`, …: one slice, said twice),
