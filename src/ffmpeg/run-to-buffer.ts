@@ -7,6 +7,8 @@ export interface BufferJob {
   stdinData?: Buffer;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Receives complete stderr lines (unredacted). */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface BufferResult {
@@ -19,7 +21,7 @@ export async function runToBuffer(job: BufferJob): Promise<BufferResult> {
   const timer = setTimeout(() => controller.abort('timeout'), job.timeoutMs);
   const onAbort = (): void => controller.abort('cancelled');
   job.signal?.addEventListener('abort', onAbort, { once: true });
-  const proc = new FfmpegProcess({ path: job.path, args: job.args, stdin: job.stdinData !== undefined, signal: controller.signal });
+  const proc = new FfmpegProcess({ path: job.path, args: job.args, stdin: job.stdinData !== undefined, signal: controller.signal, ...(job.onStderrLine ? { onStderrLine: job.onStderrLine } : {}) });
   const chunks: Buffer[] = [];
   proc.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
   if (job.stdinData !== undefined) proc.stdin?.end(job.stdinData);

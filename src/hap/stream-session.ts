@@ -7,6 +7,7 @@ import type { Log } from '../logging.js';
 import { sharedFeedInputArgs } from '../ffmpeg/args/input-args.js';
 import { audioOnlyStreamArgs, streamArgs, type AudioOutput, type VideoOutput } from '../ffmpeg/args/stream-args.js';
 import type { AudioRequest, SessionTarget, VideoRequest } from './hap-request-types.js';
+import { decodeEvidenceTap } from '../ffmpeg/decode-evidence.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { FfmpegProgress } from '../ffmpeg/progress-parser.js';
@@ -48,6 +49,8 @@ export interface StreamSessionInit {
   startTimeoutMs: number;
   copyFallbackMs: number;
   onFirstFrame: (ms: number) => void;
+  /** Damage messages from this session's FFmpeg (a transcode decodes the feed). */
+  onDecodeEvidence?: (count: number) => void;
   /** Called once when the session ends for any reason other than a STOP from HomeKit. */
   onSelfEnded: (reason: SessionFailure) => void;
   onEnded: () => void;
@@ -357,12 +360,16 @@ export class StreamSession {
 
   private spawn(args: string[], decision: { mode: 'copy' | 'transcode'; auto: boolean }, onFeedEnd: (why: string) => void = (why) => this.rideOutDrop(why)): void {
     const previous = { ffmpeg: this.ffmpeg, attachment: this.attachment };
+    const evidence = decodeEvidenceTap((count) => this.deps.onDecodeEvidence?.(count));
     const proc = new FfmpegProcess({
       path: this.deps.ffmpegPath,
       args,
       stdin: true,
       signal: this.controller.signal,
-      onStderrLine: (line) => this.deps.log.debug(`${this.deps.id} ffmpeg: ${this.deps.redact(line)}`),
+      onStderrLine: (line) => {
+        this.deps.log.debug(`${this.deps.id} ffmpeg: ${this.deps.redact(line)}`);
+        evidence(line);
+      },
       onProgress: (progress) => this.onProgress(progress, proc),
     });
     this.ffmpeg = proc;

@@ -46,6 +46,8 @@ export interface StreamingDelegateInit {
   streamInfo: () => CameraStreamInfo | undefined;
   onViewers: (count: number) => void;
   onFirstFrame: (ms: number) => void;
+  /** Damage messages from the viewers' FFmpegs (see decode-evidence.ts). */
+  onDecodeEvidence?: (count: number) => void;
 }
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -153,6 +155,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       startTimeoutMs: this.init.timings.startTimeoutMs,
       copyFallbackMs: this.init.timings.copyFallbackMs,
       onFirstFrame: (ms) => this.init.onFirstFrame(ms),
+      onDecodeEvidence: (count) => this.init.onDecodeEvidence?.(count),
       onSelfEnded: () => this.controller?.forceStopStreamingSession(request.sessionID),
       onEnded: () => {
         if (this.sessions.get(request.sessionID) === session) this.sessions.delete(request.sessionID);

@@ -25,7 +25,12 @@ export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze({
   stallOfflineMs: 10_000,
   lowFpsRatio: 0.5,
   minFps: 0,
-  decodeErrorsPerSample: 5,
+  // A lost packet costs 2-3 messages (the slice, the concealed picture, the feed's RTP loss), so 10
+  // in 10 s is a picture visibly smeared every few seconds, not one glitch; it takes a calm window
+  // (at most 2) to recover, so a camera hovering at the threshold does not flap.
+  decodeErrorWindowMs: 10_000,
+  decodeErrorsToDegrade: 10,
+  decodeErrorsToRecover: 2,
   qualityGraceMs: 10_000,
   degradeAfterSamples: 2,
   recoverAfterSamples: 2,
@@ -63,10 +68,16 @@ export function initialHealth(nowMs: number): HealthState {
     streamStartedAt: null,
     stalledSince: null,
     decodeErrorsSeen: 0,
+    decodeErrorWindow: [],
     framesSeen: 0,
     badSamples: 0,
     goodSamples: 0,
   };
+}
+
+/** Decode errors within the reducer's window, as of the last stats sample. */
+export function decodeErrorsInWindow(state: Pick<HealthState, 'decodeErrorWindow'>): number {
+  return state.decodeErrorWindow.reduce((sum, sample) => sum + sample.count, 0);
 }
 
 function moveTo(s: HealthState, state: HealthState['state'], reason: HealthReason | null, nowMs: number): HealthState {
@@ -112,6 +123,7 @@ function endStream(s: HealthState): HealthState {
     stalledSince: null,
     fps: null,
     bitrateKbps: null,
+    decodeErrorWindow: [],
     badSamples: 0,
     goodSamples: 0,
   };
@@ -124,7 +136,13 @@ function isLowFps(fps: number, expected: number | null | undefined, policy: Heal
 
 function onStats(prev: HealthState, sym: Extract<Symptom, { type: 'stream-stats' }>, nowMs: number, policy: HealthPolicy): HealthState {
   const advanced = sym.frames > prev.framesSeen;
-  const newErrors = Math.max(0, sym.decodeErrors - prev.decodeErrorsSeen);
+  // The counter only grows; a smaller value means its owner restarted, and all of it is new.
+  const newErrors = sym.decodeErrors >= prev.decodeErrorsSeen ? sym.decodeErrors - prev.decodeErrorsSeen : sym.decodeErrors;
+  const windowStart = nowMs - policy.decodeErrorWindowMs;
+  const decodeErrorWindow = [
+    ...prev.decodeErrorWindow.filter((sample) => sample.at > windowStart),
+    ...(newErrors > 0 ? [{ at: nowMs, count: newErrors }] : []),
+  ];
   const video: HealthVideo | null =
     sym.width !== undefined && sym.height !== undefined && sym.width > 0 && sym.height > 0
       ? { codec: prev.video?.codec ?? 'unknown', fps: prev.video?.fps ?? null, width: sym.width, height: sym.height }
@@ -138,6 +156,7 @@ function onStats(prev: HealthState, sym: Extract<Symptom, { type: 'stream-stats'
     bitrateKbps: sym.bitrateKbps,
     framesSeen: Math.max(prev.framesSeen, sym.frames),
     decodeErrorsSeen: sym.decodeErrors,
+    decodeErrorWindow,
     video,
   };
   // No new frames: stall detection is the upstream watchdog's job; only escalate a known stall.
@@ -146,14 +165,21 @@ function onStats(prev: HealthState, sym: Extract<Symptom, { type: 'stream-stats'
   const alive = proofOfLife(s, nowMs);
   const inGrace = nowMs - (alive.streamStartedAt ?? nowMs) < policy.qualityGraceMs;
   const expected = sym.expectedFps ?? alive.video?.fps;
-  const issue: HealthReason | null =
-    newErrors >= policy.decodeErrorsPerSample ? 'decode_errors' : !inGrace && isLowFps(sym.fps, expected, policy) ? 'low_fps' : null;
-  const counted: HealthState = issue
+  const lowFps = !inGrace && isLowFps(sym.fps, expected, policy);
+  const counted: HealthState = lowFps
     ? { ...alive, badSamples: alive.badSamples + 1, goodSamples: 0 }
     : { ...alive, badSamples: 0, goodSamples: alive.goodSamples + 1 };
 
-  if (issue !== null && counted.badSamples >= policy.degradeAfterSamples) return moveTo(counted, 'degraded', issue, nowMs);
-  if (issue === null && counted.state === 'degraded' && isQualityReason(counted.reason) && counted.goodSamples >= policy.recoverAfterSamples) {
+  // Decode errors: a rate over the window, so one sample above the threshold is already evidence.
+  const errors = decodeErrorsInWindow(counted);
+  if (errors >= policy.decodeErrorsToDegrade) return moveTo(counted, 'degraded', 'decode_errors', nowMs);
+  const fpsVerdict = lowFps && counted.badSamples >= policy.degradeAfterSamples;
+  if (counted.state === 'degraded' && counted.reason === 'decode_errors') {
+    if (errors > policy.decodeErrorsToRecover) return counted;
+    return fpsVerdict ? moveTo(counted, 'degraded', 'low_fps', nowMs) : moveTo(counted, 'online', null, nowMs);
+  }
+  if (fpsVerdict) return moveTo(counted, 'degraded', 'low_fps', nowMs);
+  if (!lowFps && counted.state === 'degraded' && counted.reason === 'low_fps' && counted.goodSamples >= policy.recoverAfterSamples) {
     return moveTo(counted, 'online', null, nowMs);
   }
   return counted;
@@ -198,7 +224,6 @@ export function reduceHealth(
         checkedAt: nowMs,
         streaming: true,
         streamStartedAt: nowMs,
-        decodeErrorsSeen: 0,
         framesSeen: 0,
       };
     case 'stream-first-frame':

@@ -56,7 +56,10 @@ export type Symptom =
       bitrateKbps: number;
       /** Frames decoded/forwarded so far by this stream (cumulative). */
       frames: number;
-      /** Decode errors so far in this stream (cumulative; the reducer works on the increase). */
+      /**
+       * Damage messages from this camera's decoding FFmpegs (viewers, snapshots) and its feed, since
+       * the plugin started (cumulative, see decode-evidence.ts; the reducer works on the increase).
+       */
       decodeErrors: number;
       width?: number;
       height?: number;
@@ -97,13 +100,21 @@ export interface HealthState {
   streamStartedAt: number | null;
   /** When the current stall began, or null when frames flow. */
   stalledSince: number | null;
-  /** Cumulative decode errors at the last stats sample of this stream. */
+  /** Cumulative decode errors at the last stats sample (published as `decodeErrorsTotal`). */
   decodeErrorsSeen: number;
+  /** New decode errors per stats sample within the last `decodeErrorWindowMs` (non-zero samples only). */
+  decodeErrorWindow: readonly DecodeErrorSample[];
   /** Frame counter at the last stats sample of this stream (to see whether frames advance). */
   framesSeen: number;
   /** Consecutive stats samples with a quality issue / without one. */
   badSamples: number;
   goodSamples: number;
+}
+
+export interface DecodeErrorSample {
+  /** When the stats sample came (epoch ms). */
+  at: number;
+  count: number;
 }
 
 export interface HealthPolicy {
@@ -126,8 +137,12 @@ export interface HealthPolicy {
   lowFpsRatio: number;
   /** Fallback floor when the expected fps is unknown; fps below it counts as low (0 disables). */
   minFps: number;
-  /** New decode errors within one stats sample at or above this count as a bad sample. */
-  decodeErrorsPerSample: number;
+  /** The window decode errors are counted over. */
+  decodeErrorWindowMs: number;
+  /** This many decode errors within the window: degraded (decode_errors) at once. */
+  decodeErrorsToDegrade: number;
+  /** Degraded for decode errors until the window holds no more than this many (hysteresis). */
+  decodeErrorsToRecover: number;
   /** FFmpeg reports fps averaged since start, which ramps up: no low-fps verdicts before this. */
   qualityGraceMs: number;
   /** Consecutive bad stats samples before online → degraded. */

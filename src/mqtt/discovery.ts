@@ -46,6 +46,7 @@ const CAMERA_OBJECTS = [
   { component: 'sensor', object: 'bitrate' },
   { component: 'sensor', object: 'viewers' },
   { component: 'sensor', object: 'time_to_first_frame' },
+  { component: 'sensor', object: 'decode_errors' },
 ] as const;
 
 type CameraObject = (typeof CAMERA_OBJECTS)[number]['object'];
@@ -164,6 +165,16 @@ export function cameraDiscovery(camera: DiscoveryCamera, options: DiscoveryOptio
       value_template: field('timeToFirstFrameMs'),
       unit_of_measurement: 'ms',
       state_class: 'measurement',
+    },
+    // FFmpeg's damaged-video messages in the health window: a graph of it shows when a camera's
+    // link goes bad long before the state flips to degraded.
+    decode_errors: {
+      ...common('decode_errors', 'Decode errors'),
+      ...diagnostic,
+      state_topic: healthTopic,
+      value_template: field('decodeErrors'),
+      state_class: 'measurement',
+      icon: 'mdi:image-broken-variant',
     },
   };
   return CAMERA_OBJECTS.map(({ component, object }) => ({

@@ -1,6 +1,7 @@
 /**
  * MQTT payloads, pure: the health JSON, the simple status string, and incoming switch values.
  */
+import { decodeErrorsInWindow } from '../health/health-reducer.js';
 import type { HealthReason, HealthState, HealthStatus } from '../health/health-types.js';
 
 export interface HealthPayload {
@@ -20,6 +21,13 @@ export interface HealthPayload {
   fps: number | null;
   bitrateKbps: number | null;
   restarts: number;
+  /**
+   * FFmpeg's damaged-video messages (decoder slice errors, concealed pictures, RTP loss; see
+   * decode-evidence.ts) within the last health window (10 s): what `decode_errors` is judged on.
+   */
+  decodeErrors: number;
+  /** The same messages since the plugin started. */
+  decodeErrorsTotal: number;
   lastError: string | null;
   timeToFirstFrameMs: number | null;
 }
@@ -55,6 +63,8 @@ export function healthPayload(state: HealthState, nowMs: number): HealthPayload 
     fps: round(state.fps, 1),
     bitrateKbps: round(state.bitrateKbps, 0),
     restarts: state.restarts,
+    decodeErrors: decodeErrorsInWindow(state),
+    decodeErrorsTotal: state.decodeErrorsSeen,
     lastError: state.lastError,
     timeToFirstFrameMs: round(state.timeToFirstFrameMs, 0),
   };

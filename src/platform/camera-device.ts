@@ -28,6 +28,8 @@ export interface CameraObserver {
   sourceEvent(event: SourceEvent): void;
   viewers(count: number): void;
   firstFrame(ms: number): void;
+  /** FFmpeg damage messages (decode-evidence.ts) from the feed, viewers, snapshots and recordings. */
+  decodeEvidence(count: number): void;
   streamInfo(): CameraStreamInfo | undefined;
   cameraDown(): boolean;
   /** HomeKit Secure Video state changes (recording cameras only). */
@@ -86,6 +88,7 @@ export class CameraDevice {
       stallMs: TIMINGS.stallMs,
       ...(init.observer.loginGate ? { loginGate: init.observer.loginGate } : {}),
       onEvent: (event) => init.observer.sourceEvent(event),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
     });
     this.snapshots = new SnapshotService({
       ffmpegPath: init.ffmpegPath,
@@ -96,6 +99,7 @@ export class CameraDevice {
       log,
       redact: init.redact,
       cameraDown: () => init.observer.cameraDown(),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
       slots: init.snapshotSlots,
@@ -115,6 +119,7 @@ export class CameraDevice {
       streamInfo: () => init.observer.streamInfo(),
       onViewers: (n) => init.observer.viewers(n),
       onFirstFrame: (ms) => init.observer.firstFrame(ms),
+      onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
     });
     // The motion sensor exists before the controller, so HAP-NodeJS links it to recording management.
     const existingMotion = accessory.getService(hap.Service.MotionSensor);
@@ -138,6 +143,7 @@ export class CameraDevice {
         maxMs: TIMINGS.recordingMaxMs,
         fragmentSlackMs: TIMINGS.recordingFragmentSlackMs,
         legacyScale: features.scaleDivisibleBy === false,
+        onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
       })
       : undefined;
     const options = {

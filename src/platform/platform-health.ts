@@ -84,6 +84,8 @@ export class PlatformHealth {
     // Every configured camera is on the dashboard from the start, before its first verdict.
     this.statusFile?.update(camera.id, { name: camera.name, health: healthPayload(monitor.state, Date.now()) });
     let lastEndFailed = false;
+    // Every damage message of this camera's FFmpegs; the reducer judges its rise per stats sample.
+    let decodeErrors = 0;
     return {
       loginGate,
       sourceEvent: (event: SourceEvent) => {
@@ -93,7 +95,7 @@ export class PlatformHealth {
           monitor.feed({ type: 'stream-started' });
           break;
         case 'stats':
-          monitor.feed({ type: 'stream-stats', fps: event.fps, bitrateKbps: event.bitrateKbps, frames: event.frames, decodeErrors: 0 });
+          monitor.feed({ type: 'stream-stats', fps: event.fps, bitrateKbps: event.bitrateKbps, frames: event.frames, decodeErrors });
           break;
         case 'stalled':
           monitor.feed({ type: 'stream-stalled' });
@@ -110,6 +112,7 @@ export class PlatformHealth {
       },
       viewers: (count) => monitor.feed({ type: 'viewers', count }),
       firstFrame: (ms) => monitor.feed({ type: 'stream-first-frame', timeToFirstFrameMs: ms }),
+      decodeEvidence: (count) => { decodeErrors += count; },
       streamInfo: () => {
         const video = monitor.video;
         return video ? { codec: video.codec, profileIdc: video.sps?.profileIdc, levelIdc: video.sps?.levelIdc, width: video.sps?.width ?? video.width, height: video.sps?.height ?? video.height } : undefined;

@@ -47,6 +47,8 @@ export interface RecordingDelegateInit {
   fragmentSlackMs: number;
   /** FFmpeg < 4.3: even sizes by a second scale (no force_divisible_by). */
   legacyScale?: boolean;
+  /** Damage messages from recording FFmpegs (see decode-evidence.ts). */
+  onDecodeEvidence?: (count: number) => void;
   nowMs?: () => number;
 }
 
@@ -150,6 +152,7 @@ export class RecordingDelegate implements CameraRecordingDelegate {
       prebufferMs: this.prebufferMs(),
       fragmentTimeoutMs: fragmentMs + this.init.fragmentSlackMs,
       maxMs: this.init.maxMs,
+      onDecodeEvidence: (count) => this.init.onDecodeEvidence?.(count),
     });
     this.sessions.get(streamId)?.stop('hub-closed').catch(() => undefined);
     this.sessions.set(streamId, session);

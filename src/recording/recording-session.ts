@@ -9,6 +9,7 @@
  * camera feed fails or no fragment arrives in time, so the hub is never left waiting.
  */
 import type { Log } from '../logging.js';
+import { decodeEvidenceTap } from '../ffmpeg/decode-evidence.js';
 import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { TeardownReason } from '../lifecycle/teardown-reason.js';
@@ -52,6 +53,8 @@ export interface RecordingSessionInit {
   fragmentTimeoutMs: number;
   /** Hard cap: the fragment after this much recording is the last. */
   maxMs: number;
+  /** Damage messages from the recording FFmpeg (a transcoded recording decodes the feed). */
+  onDecodeEvidence?: (count: number) => void;
   now?: () => number;
 }
 
@@ -81,11 +84,15 @@ export class RecordingSession {
 
   constructor(private readonly init: RecordingSessionInit) {
     this.startedAt = this.now();
+    const evidence = decodeEvidenceTap((count) => init.onDecodeEvidence?.(count));
     this.ffmpeg = new FfmpegProcess({
       path: init.ffmpegPath,
       args: init.args,
       stdin: true,
-      onStderrLine: (line) => init.log.debug(`recording ${init.id}: ${init.redact(line)}`),
+      onStderrLine: (line) => {
+        init.log.debug(`recording ${init.id}: ${init.redact(line)}`);
+        evidence(line);
+      },
     });
     this.ffmpeg.stdout?.on('data', (chunk: Buffer) => this.onOutput(chunk));
     fireAndForget(init.log, `recording ${init.id} exit`, this.ffmpeg.exited.then((exit) => {

@@ -8,6 +8,7 @@
 import type { Log } from '../logging.js';
 import { rtspInputArgs, sharedFeedInputArgs, urlInputArgs } from '../ffmpeg/args/input-args.js';
 import { snapshotArgs } from '../ffmpeg/args/snapshot-args.js';
+import { decodeEvidenceTap } from '../ffmpeg/decode-evidence.js';
 import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
 import type { SharedSource } from '../source/shared-source.js';
@@ -29,6 +30,8 @@ export interface SnapshotServiceInit {
   redact: (text: string) => string;
   /** True while health says the camera is down: answer from cache instead of trying. */
   cameraDown?: () => boolean;
+  /** Damage messages from snapshot FFmpegs (they decode the feed; see decode-evidence.ts). */
+  onDecodeEvidence?: (count: number) => void;
   /** Reuse a JPEG this young for repeated requests. */
   freshMs?: number;
   /** Total budget for a cold snapshot (HAP-NodeJS warns after 5 s). */
@@ -165,6 +168,7 @@ export class SnapshotService {
       stdinData,
       timeoutMs,
       signal: this.controller.signal,
+      onStderrLine: decodeEvidenceTap((count) => this.init.onDecodeEvidence?.(count)),
     });
     if (exit.code === 0 && isJpeg(stdout)) return stdout;
     const detail = exit.stderr.slice(-2).map((l) => this.init.redact(l)).join(' | ');

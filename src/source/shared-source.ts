@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import type { Log } from '../logging.js';
 import { sourceArgs, type SourceArgsOptions } from '../ffmpeg/args/source-args.js';
 import { classifyFailure, failureHint, type FailureReason } from '../ffmpeg/failure-reason.js';
+import { decodeEvidenceTap } from '../ffmpeg/decode-evidence.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { FeedConsumer } from './feed-consumer.js';
@@ -39,6 +40,8 @@ export interface SharedSourceInit {
   log: Log;
   redact: (text: string) => string;
   onEvent?: (event: SourceEvent) => void;
+  /** Damage messages on the feed FFmpeg's stderr (RTP loss, decode errors while it probes). */
+  onDecodeEvidence?: (count: number) => void;
   /** No bytes for this long while running means the camera went silent. */
   stallMs?: number;
   backoff?: BackoffPolicy;
@@ -292,10 +295,14 @@ export class SharedSource {
     this.windowBytes = 0;
     this.sessionsOpened++;
     this.emit({ type: 'starting', generation });
+    const evidence = decodeEvidenceTap((count) => this.init.onDecodeEvidence?.(count));
     const proc = new FfmpegProcess({
       path: this.init.ffmpegPath,
       args: sourceArgs({ ...this.init.args, sourceAudioCodec: this.init.args.sourceAudioCodec ?? this.audioCodecHint }),
-      onStderrLine: (line) => this.init.log.debug(`camera feed: ${this.init.redact(line)}`),
+      onStderrLine: (line) => {
+        this.init.log.debug(`camera feed: ${this.init.redact(line)}`);
+        evidence(line);
+      },
     });
     this.upstream = proc;
     proc.stdout?.on('data', (chunk: Buffer) => {

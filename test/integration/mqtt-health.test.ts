@@ -85,7 +85,7 @@ describe('stream health over MQTT', () => {
       const h = rec.lastJson<Health>('cctv/yard/health');
       return h?.state === 'online' ? h : undefined;
     }, { timeoutMs: 20_000, what: 'yard health online' });
-    for (const key of ['state', 'reason', 'since', 'checkedAt', 'video', 'viewers', 'bitrateKbps', 'restarts', 'lastError', 'timeToFirstFrameMs']) {
+    for (const key of ['state', 'reason', 'since', 'checkedAt', 'video', 'viewers', 'bitrateKbps', 'restarts', 'decodeErrors', 'decodeErrorsTotal', 'lastError', 'timeToFirstFrameMs']) {
       assert.ok(key in health, `health has ${key}`);
     }
     assert.deepEqual([health.video?.codec, health.video?.width, health.video?.height], ['h264', 640, 360]);
@@ -112,7 +112,7 @@ describe('stream health over MQTT', () => {
     assert.equal(payload.unique_id, `${NODE}_yard_connectivity`);
     assert.equal(payload.state_topic, 'cctv/yard/status');
     assert.ok(JSON.stringify(payload.availability ?? payload.availability_topic).includes('cctv/availability'));
-    for (const object of ['fps', 'bitrate', 'viewers', 'time_to_first_frame']) {
+    for (const object of ['fps', 'bitrate', 'viewers', 'time_to_first_frame', 'decode_errors']) {
       await rec.waitFor(`homeassistant/sensor/${NODE}/yard_${object}/config`, (p) => p.length > 0, 5000);
     }
     const cleared = await rec.waitFor(`homeassistant/binary_sensor/${NODE}/old-cam_connectivity/config`, (p) => p === '', 10_000);

@@ -173,13 +173,54 @@ describe('reduceHealth transitions', () => {
       ],
     },
     {
-      name: 'decode errors (increase per sample, not the cumulative count)',
+      name: 'decode errors: 10 within the 10 s window → degraded at once; recovers once the window holds ≤ 2',
       start: streaming,
       steps: [
-        [3, stats(40, 15, 6), { badSamples: 1, decodeErrorsSeen: 6 }],
-        [5, stats(70, 15, 12), { state: 'degraded', reason: 'decode_errors' }],
-        [7, stats(100, 15, 13), { state: 'degraded', goodSamples: 1 }],
-        [9, stats(130, 15, 13), { state: 'online' }],
+        [3, stats(40, 15, 4), { state: 'online', decodeErrorsSeen: 4, decodeErrorWindow: [{ at: T0 + 3000, count: 4 }] }],
+        [5, stats(70, 15, 11), { state: 'degraded', reason: 'decode_errors', since: T0 + 5000 }],
+        [7, stats(100, 15, 12), { state: 'degraded', reason: 'decode_errors' }],
+        // 3 s and 5 s left the window: 1 error (at 7 s) is calm enough.
+        [14, stats(200, 15, 12), { state: 'degraded', reason: 'decode_errors', decodeErrorWindow: [{ at: T0 + 5000, count: 7 }, { at: T0 + 7000, count: 1 }] }],
+        [15.5, stats(220, 15, 12), { state: 'online', reason: null, since: T0 + 15_500, decodeErrorWindow: [{ at: T0 + 7000, count: 1 }] }],
+      ],
+    },
+    {
+      name: 'decode errors: 3 above the recovery level keep the verdict (hysteresis)',
+      start: streaming,
+      steps: [
+        [3, stats(40, 15, 10), { state: 'degraded', reason: 'decode_errors' }],
+        [10, stats(140, 15, 13), { state: 'degraded' }],
+        [14, stats(200, 15, 13), { state: 'degraded', decodeErrorWindow: [{ at: T0 + 10_000, count: 3 }] }],
+        [21, stats(300, 15, 13), { state: 'online', decodeErrorWindow: [] }],
+      ],
+    },
+    {
+      name: 'sporadic decode errors below the rate never degrade',
+      start: streaming,
+      steps: [
+        [3, stats(40, 15, 3), { state: 'online' }],
+        [7, stats(100, 15, 6), { state: 'online' }],
+        [11, stats(160, 15, 9), { state: 'online' }],
+        [15, stats(220, 15, 12), { state: 'online', decodeErrorWindow: [{ at: T0 + 7000, count: 3 }, { at: T0 + 11_000, count: 3 }, { at: T0 + 15_000, count: 3 }] }],
+      ],
+    },
+    {
+      name: 'the counter is per camera: a new stream does not count old errors again',
+      start: streaming,
+      steps: [
+        [3, stats(40, 15, 8), { decodeErrorsSeen: 8 }],
+        [4, { type: 'stream-ended', ok: true }, { decodeErrorsSeen: 8, decodeErrorWindow: [] }],
+        [5, { type: 'stream-started' }, { decodeErrorsSeen: 8 }],
+        [7, stats(30, 15, 9), { state: 'online', decodeErrorWindow: [{ at: T0 + 7000, count: 1 }] }],
+      ],
+    },
+    {
+      name: 'decode errors over low fps; once the errors calm down the low fps verdict shows',
+      start: streaming,
+      steps: [
+        [12, stats(60, 5, 10), { state: 'degraded', reason: 'decode_errors', badSamples: 1 }],
+        [14, stats(70, 5, 10), { state: 'degraded', reason: 'decode_errors', badSamples: 2 }],
+        [23, stats(110, 5, 10), { state: 'degraded', reason: 'low_fps' }],
       ],
     },
     {
@@ -188,7 +229,7 @@ describe('reduceHealth transitions', () => {
       steps: [
         [3, stats(40, 15, 6), {}],
         [5, stats(70, 15, 12), { state: 'degraded', reason: 'decode_errors' }],
-        [6, { type: 'stream-ended', ok: true }, { state: 'online', reason: null, fps: null, bitrateKbps: null, streaming: false }],
+        [6, { type: 'stream-ended', ok: true }, { state: 'online', reason: null, fps: null, bitrateKbps: null, streaming: false, decodeErrorWindow: [] }],
       ],
     },
     {

@@ -134,6 +134,8 @@ describe('payloads', () => {
       fps: 15,
       bitrateKbps: 2012,
       restarts: 1,
+      decodeErrors: 0,
+      decodeErrorsTotal: 0,
       lastError: null,
       timeToFirstFrameMs: 812,
     });
@@ -196,6 +198,7 @@ describe('Home Assistant discovery', () => {
         'homeassistant/sensor/cctv_a1b2c3d4/front_bitrate/config',
         'homeassistant/sensor/cctv_a1b2c3d4/front_viewers/config',
         'homeassistant/sensor/cctv_a1b2c3d4/front_time_to_first_frame/config',
+        'homeassistant/sensor/cctv_a1b2c3d4/front_decode_errors/config',
       ],
     );
     assert.deepEqual(discoveryTopicsFor('front', INST, topics), messages.map((m) => m.topic));
@@ -216,6 +219,7 @@ describe('Home Assistant discovery', () => {
     ['front_connectivity', { cameraId: 'front', object: 'connectivity' }],
     ['front_door_fps', { cameraId: 'front_door', object: 'fps' }],
     ['x_health_time_to_first_frame', { cameraId: 'x_health', object: 'time_to_first_frame' }],
+    ['yard_decode_errors', { cameraId: 'yard', object: 'decode_errors' }],
     ['a-b_health', { cameraId: 'a-b', object: 'health' }],
     ['_fps', undefined],
     ['connectivity', undefined],
@@ -240,6 +244,7 @@ describe('Home Assistant discovery', () => {
     ['bitrate', 'bitrateKbps', 'kbit/s', 'data_rate'],
     ['viewers', 'viewers', undefined, undefined],
     ['time_to_first_frame', 'timeToFirstFrameMs', 'ms', 'duration'],
+    ['decode_errors', 'decodeErrors', undefined, undefined],
     ['health', 'state', undefined, 'enum'],
   ];
   for (const [object, field, unit, deviceClass] of sensors) {

@@ -99,7 +99,7 @@ describe('status file and request handlers', () => {
     const path = statusFilePath(dir);
     const errors: string[] = [];
     const file = new StatusFile({ path, pluginVersion: '9.9.9', delayMs: 20, onError: (m) => errors.push(m) });
-    const health = { state: 'online', health: 'online', reason: null, since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, consecutiveFailures: 0, lastError: null, timeToFirstFrameMs: null } as const;
+    const health = { state: 'online', health: 'online', reason: null, since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, decodeErrors: 0, decodeErrorsTotal: 0, consecutiveFailures: 0, lastError: null, timeToFirstFrameMs: null } as const;
     file.update('a', { name: 'A', health });
     file.update('b', { name: 'B', health: { ...health, state: 'offline', health: 'offline', reason: 'unauthorized' } });
     assert.equal(readStatusFile(path), null, 'coalesced: nothing written yet');
@@ -143,7 +143,7 @@ describe('status file and request handlers', () => {
         { id: 'a', name: 'A', source: 'rtsp://127.0.0.1:1/x' },
       ] }] }));
       assert.equal(statusFilePath(child, '0e:11:22:33:44:55'), join(child, 'homebridge-cctv', 'status-0E1122334455.json'));
-      const health = { state: 'offline', health: 'offline', reason: 'unreachable', since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, consecutiveFailures: 0, lastError: null, timeToFirstFrameMs: null } as const;
+      const health = { state: 'offline', health: 'offline', reason: 'unreachable', since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, consecutiveFailures: 0, lastError: null, timeToFirstFrameMs: null, decodeErrors: 0, decodeErrorsTotal: 0 } as const;
       const main = new StatusFile({ path: statusFilePath(child), pluginVersion: '1', onError: assert.fail });
       main.update('a', { name: 'A', health: { ...health, state: 'online', health: 'online', reason: null } });
       main.close();
