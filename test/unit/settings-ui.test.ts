@@ -4,7 +4,6 @@
  * over IPC exactly as homebridge-config-ui-x forks it. No reply may carry a configured password.
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
 import { freePort } from '../helpers/free-port.js';
 import { REPO_ROOT } from '../helpers/homebridge.js';
 import { assertNoSecrets } from '../helpers/secrets.js';
-import { withTimeout } from '../helpers/wait.js';
+import { UiServer } from '../helpers/ui-server.js';
 
 const PASSWORD = 'Unit-Secret-93';
 
@@ -128,7 +127,7 @@ describe('status file and request handlers', () => {
     doc.cameras.a!.health.lastError = `failed for ${cameraUrl(port)} with ${PASSWORD}`;
     writeFileSync(path, JSON.stringify(doc));
     const requests = new UiRequests({ storagePath: dir, configPath });
-    const status = requests.status();
+    const status = await requests.status();
     assert.equal(status.pluginRunning, true, 'the pid in the file is this process');
     assert.deepEqual(status.cameras.map((c) => [c.id, c.health?.state ?? null]), [['a', 'online'], ['new-one', null]]);
     assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
@@ -157,47 +156,21 @@ describe('status file and request handlers', () => {
   });
 
   it('server.js over IPC, as the Homebridge UI forks it: ready, /status, a failing route, unknown path, exit on disconnect', async () => {
-    const child = fork(join(REPO_ROOT, 'homebridge-ui', 'server.js'), [], {
-      silent: true,
-      env: { ...process.env, HOMEBRIDGE_STORAGE_PATH: dir, HOMEBRIDGE_CONFIG_PATH: configPath },
-    });
+    const server = await UiServer.start({ storagePath: dir, configPath });
     try {
-      type Message = { action: string; payload: { requestId?: number; success?: boolean; data?: unknown; server?: boolean } };
-      const messages: Message[] = [];
-      const waiters: Array<() => void> = [];
-      child.on('message', (m: Message) => {
-        messages.push(m);
-        for (const w of waiters.splice(0)) w();
-      });
-      const next = (pred: (m: Message) => boolean): Promise<Message> => withTimeout(new Promise<Message>((resolve) => {
-        const check = (): void => {
-          const hit = messages.find(pred);
-          if (hit) resolve(hit);
-          else waiters.push(check);
-        };
-        check();
-      }), 15_000, 'IPC message');
-      assert.equal((await next((m) => m.action === 'ready')).payload.server, true);
-      let id = 0;
-      const ask = async (path: string, body: unknown): Promise<Message['payload']> => {
-        const requestId = ++id;
-        child.send({ action: 'request', requestId, path, body });
-        return (await next((m) => m.action === 'response' && m.payload.requestId === requestId)).payload;
-      };
-      const status = await ask('/status', {});
+      const status = await server.request('/status', {});
       assert.equal(status.success, true);
       assert.deepEqual((status.data as { cameras: { id: string }[] }).cameras.map((c) => c.id), ['a', 'new-one']);
-      const missing = await ask('/snapshot', { id: 'nope' });
+      assert.equal((status.data as { source: string }).source, 'file', 'MQTT is off: the status file');
+      const missing = await server.request('/snapshot', { id: 'nope' });
       assert.equal(missing.success, false);
       assert.match((missing.data as { message: string }).message, /no saved camera/);
-      const unknown = await ask('/nope', {});
+      const unknown = await server.request('/nope', {});
       assert.equal(unknown.success, false);
-      assertNoSecrets([JSON.stringify(messages)], [PASSWORD]);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.disconnect();
-      await withTimeout(exited, 10_000, 'server.js exit after disconnect');
+      assertNoSecrets([JSON.stringify(server.messages)], [PASSWORD]);
+      await server.disconnectAndWait();
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await server.dispose();
     }
   });
 });
