@@ -4,9 +4,14 @@
  * Test connection verdicts, the FFmpeg panel, error states, and no credential on the page.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { HealthPayload } from '../../src/mqtt/payloads.js';
-import type { DashboardStatus, FfmpegReply, TestConnectionReply } from '../../src/ui/ui-requests.js';
+import { StatusFile, statusFilePath } from '../../src/ui/status-file.js';
+import { UiRequests, type DashboardStatus, type FfmpegReply, type TestConnectionReply } from '../../src/ui/ui-requests.js';
+import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/secrets.js';
 import { openSettingsPage, type SettingsPage } from '../helpers/settings-page.js';
 import { waitFor } from '../helpers/wait.js';
@@ -206,5 +211,33 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
     assert.match(out, /libx264: found/);
     assert.match(out, /libfdk_aac: missing/);
     assert.match(out, /hardware H\.264 encoders: h264_vaapi/);
+  });
+
+  it('with the real request handlers behind it: the status file on a tile, its password-bearing error redacted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cctv-page-'));
+    try {
+      const port = await freePort();
+      const url = `rtsp://admin:${PASSWORD}@127.0.0.1:${port}/stream1`;
+      const configPath = join(dir, 'config.json');
+      writeFileSync(configPath, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [{ id: 'yard', name: 'Yard', source: url }] }] }));
+      const file = new StatusFile({ path: statusFilePath(dir), pluginVersion: '0.0.0', onError: (m) => assert.fail(m) });
+      file.update('yard', { name: 'Yard', health: { ...WRONG_PASSWORD, lastError: `DESCRIBE ${url} failed; password ${PASSWORD}` } });
+      file.close();
+      const requests = new UiRequests({ storagePath: dir, configPath, snapshotTimeoutMs: 3000 });
+      page = await openSettingsPage({
+        '/status': () => requests.status(),
+        '/snapshot': (body) => requests.snapshot(body),
+      }, [{ platform: 'CCTV', name: 'CCTV', cameras: [{ id: 'yard', name: 'Yard', source: url }] }]);
+      page.click('#tabDashboard');
+      await waitFor(() => (text('[data-camera="yard"] .reason') === 'wrong user name or password' ? true : undefined), { timeoutMs: 10_000, intervalMs: 20, what: 'yard tile' });
+      assert.equal(text('#dashboardSource'), 'Source: status file.');
+      assert.match(text('[data-camera="yard"] [data-field="last error"]'), /admin:\*\*\*@127\.0\.0\.1/);
+      // The camera is not there: the snapshot fails into the image's title, not onto the page as a credential.
+      await waitFor(() => (page!.$('[data-camera="yard"] img.snapshot').getAttribute('title') ? true : undefined), { timeoutMs: 10_000, intervalMs: 20, what: 'snapshot failure' });
+      assertNoSecrets([page.document.body.innerHTML], [PASSWORD]);
+      requests.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,11 +11,14 @@ import { after, describe, it } from 'node:test';
 import type { ProbeResult } from '../../src/health/rtsp-probe.js';
 import { explainConnection } from '../../src/ui/connection-verdict.js';
 import { readStatusFile, StatusFile, statusFilePath } from '../../src/ui/status-file.js';
-import { UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
+import { readRetained } from '../../src/mqtt/retained-reader.js';
+import { parseHealth, UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
 import { freePort } from '../helpers/free-port.js';
 import { REPO_ROOT } from '../helpers/homebridge.js';
 import { assertNoSecrets } from '../helpers/secrets.js';
+import { TcpListener } from '../helpers/tcp-listener.js';
 import { UiServer } from '../helpers/ui-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PASSWORD = 'Unit-Secret-93';
 
@@ -56,6 +59,23 @@ describe('explainConnection', () => {
     assert.match(verdict.advice.join('\n'), /no picture came out of it: FFmpeg gave no picture/);
     assert.ok(!verdict.advice.some((a) => /Apple Watch/.test(a)), 'not wider than 1280 px');
   });
+});
+
+describe('parseHealth (retained payloads anyone on the broker could have written)', () => {
+  const good = { state: 'online', health: 'online', reason: null, since: 's', checkedAt: 'c', video: { codec: 'h264', width: 640, height: 360, fps: 15 }, viewers: 1, fps: 15, bitrateKbps: 900, restarts: 0, lastError: null, timeToFirstFrameMs: 700 };
+  const cases: Array<[string, string | undefined, unknown]> = [
+    ['nothing retained', undefined, null],
+    ['an empty (cleared) payload', '', null],
+    ['not JSON', '{oops', null],
+    ['JSON but not an object', '"online"', null],
+    ['an unknown state', JSON.stringify({ ...good, state: 'on fire' }), null],
+    ['the plugin\'s payload', JSON.stringify(good), good],
+    ['wrong field types become null / 0', JSON.stringify({ state: 'offline', fps: '15', viewers: 'many', video: { width: 1 }, lastError: 42 }),
+      { state: 'offline', health: 'offline', reason: null, since: '', checkedAt: '', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, lastError: null, timeToFirstFrameMs: null }],
+  ];
+  for (const [name, payload, expected] of cases) {
+    it(name, () => assert.deepEqual(parseHealth(payload === undefined ? undefined : Buffer.from(payload)), expected));
+  }
 });
 
 describe('config.schema.json layout', () => {
@@ -134,6 +154,54 @@ describe('status file and request handlers', () => {
     assert.match(status.cameras[0]!.health!.lastError!, /admin:\*\*\*@127\.0\.0\.1/);
   });
 
+  it('status with MQTT on but no broker: the status file, and why (no MQTT password in it)', async () => {
+    const port = await freePort();
+    const mqttConfig = join(dir, 'config-mqtt.json');
+    writeFileSync(mqttConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [{ id: 'a', name: 'A', source: cameraUrl(port) }],
+      mqtt: { url: `mqtt://cctv:${PASSWORD}@127.0.0.1:${port}`, username: 'cctv', password: PASSWORD } }] }));
+    const requests = new UiRequests({ storagePath: dir, configPath: mqttConfig, mqttTimeoutMs: 2000 });
+    const status = await requests.status();
+    assert.equal(status.source, 'file');
+    assert.match(status.mqttError ?? '', /^MQTT broker not readable: /);
+    assert.equal(status.cameras[0]?.health?.state, 'online', 'from the status file');
+    assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
+  });
+
+  it('readRetained: a closed port, a missing TLS file and a cancelled read all settle as failures', async () => {
+    const port = await freePort();
+    const refused = await readRetained({ url: `mqtt://u:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD, topics: ['x/y'], timeoutMs: 2000 });
+    assert.equal(refused.ok, false);
+    assertNoSecrets([JSON.stringify(refused)], [PASSWORD]);
+    // A broker that accepts and never answers: bounded, and the socket is closed when it gives up.
+    const silent = await TcpListener.start({ mode: 'hold' });
+    try {
+      assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${silent.port}`, topics: ['x/y'], timeoutMs: 500 }), { ok: false, message: 'no answer from the broker in 500 ms' });
+      assert.equal(silent.connections.length, 1);
+      await waitFor(() => (silent.openSockets === 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'reader socket closed' });
+    } finally {
+      await silent.close();
+    }
+    const controller = new AbortController();
+    controller.abort();
+    assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${port}`, topics: ['x/y'], signal: controller.signal }), { ok: false, message: 'cancelled' });
+    const tlsConfig = join(dir, 'config-tls.json');
+    writeFileSync(tlsConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [],
+      mqtt: { url: `mqtts://127.0.0.1:${port}`, tls: { ca: join(dir, 'no-such-ca.pem') } } }] }));
+    const status = await new UiRequests({ storagePath: dir, configPath: tlsConfig }).status();
+    assert.match(status.mqttError ?? '', /cannot read the MQTT TLS ca file .*no-such-ca\.pem: ENOENT/);
+  });
+
+  it('ffmpeg: the binary the plugin would use, its version and the encoders; a wrong path is a clear failure', async () => {
+    const requests = new UiRequests({ storagePath: dir, configPath });
+    const reply = await requests.ffmpeg();
+    assert.match(reply.path, /ffmpeg/);
+    assert.match(reply.version, /\d/);
+    assert.deepEqual(reply.encoders.map((e) => e.name), ['libx264', 'libopus', 'libfdk_aac', 'mjpeg']);
+    const badConfig = join(dir, 'config-bad-ffmpeg.json');
+    writeFileSync(badConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', ffmpegPath: join(dir, 'no-ffmpeg'), cameras: [] }] }));
+    await assert.rejects(new UiRequests({ storagePath: dir, configPath: badConfig }).ffmpeg(), UiRequestFailure);
+  });
+
   it('testConnection: an incomplete entry names the fields; an unreachable camera says so, password masked', async () => {
     const requests = new UiRequests({ storagePath: dir, configPath, probeTimeoutMs: 2000 });
     const incomplete = await requests.testConnection({ camera: { name: 'Half', source: `rtsp://admin:${PASSWORD}@` } });
@@ -167,6 +235,12 @@ describe('status file and request handlers', () => {
       assert.match((missing.data as { message: string }).message, /no saved camera/);
       const unknown = await server.request('/nope', {});
       assert.equal(unknown.success, false);
+      const port = await freePort();
+      const tested = await server.request('/test-connection', { camera: { id: 'x', name: 'X', source: cameraUrl(port) } });
+      assert.equal(tested.success, true);
+      assert.equal((tested.data as { headline: string }).headline, 'Camera unreachable');
+      const ffmpeg = await server.request('/ffmpeg', {});
+      assert.equal(ffmpeg.success, true, JSON.stringify(ffmpeg.data));
       assertNoSecrets([JSON.stringify(server.messages)], [PASSWORD]);
       await server.disconnectAndWait();
     } finally {
