@@ -67,6 +67,20 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(page.host.mockPluginConfig)), [{ platform: 'CCTV', name: 'CCTV', cameras: [] }]);
   });
 
+  it('a broker given by URL alone gets its "enabled" box ticked, so the form\'s Save cannot switch MQTT off', async () => {
+    const byUrl = { platform: 'CCTV', name: 'CCTV', cameras: [], mqtt: { url: 'mqtt://127.0.0.1:1883', password: PASSWORD } };
+    page = await openSettingsPage({}, [structuredClone(byUrl)]);
+    assert.deepEqual(JSON.parse(JSON.stringify(page.host.mockPluginConfig)), [{ ...byUrl, mqtt: { ...byUrl.mqtt, enabled: true } }]);
+    await page.close();
+    // Left alone: a choice the user made, and a block without a broker.
+    for (const mqtt of [{ enabled: false, url: 'mqtt://127.0.0.1:1883' }, { topicPrefix: 'cctv' }]) {
+      page = await openSettingsPage({}, [{ platform: 'CCTV', name: 'CCTV', cameras: [], mqtt }]);
+      assert.deepEqual((JSON.parse(JSON.stringify(page.host.mockPluginConfig)) as { mqtt: unknown }[])[0]?.mqtt, mqtt);
+      await page.close();
+    }
+    page = undefined;
+  });
+
   it('tabs switch panes and the active tab; the schema form is never hidden (config-ui-x 5.10 would lose the config)', async () => {
     page = await openSettingsPage({
       '/status': () => status(),
