@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +19,8 @@ export interface MosquittoOptions {
   port?: number;
   /** Bound on accepting TCP connections (default 10 s). */
   startTimeoutMs?: number;
+  /** Serve MQTT over TLS with a self-signed certificate for 127.0.0.1 (see `caFile`; the URL becomes mqtts://). */
+  tls?: boolean;
 }
 
 /** Find an executable on PATH or in the sbin directories (Debian puts mosquitto in /usr/sbin). */
@@ -53,7 +55,7 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private logText = '';
 
-  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number) {
+  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number, private readonly tls: boolean) {
     this.port = port;
     this.users = users;
     this.startTimeoutMs = startTimeoutMs;
@@ -65,7 +67,7 @@ export class Mosquitto {
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const port = options.port ?? (await freePort('tcp'));
     const users = options.users !== undefined && Object.keys(options.users).length > 0 ? { ...options.users } : undefined;
-    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000);
+    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000, options.tls === true);
     try {
       await broker.writeConfig();
       await broker.launch();
@@ -77,7 +79,13 @@ export class Mosquitto {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
+  }
+
+  /** With `tls`: the broker's self-signed certificate, which is its own CA (a client's `ca` file). */
+  get caFile(): string {
+    if (!this.tls) throw new Error('this broker has no TLS');
+    return join(this.dir, 'cert.pem');
   }
 
   get pid(): number | undefined {
@@ -135,6 +143,14 @@ export class Mosquitto {
       'log_type information',
       'connection_messages true',
     ];
+    if (this.tls) {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+        '-keyout', join(this.dir, 'key.pem'), '-out', join(this.dir, 'cert.pem'),
+      ], { stdio: 'ignore', timeout: 15_000 });
+      // Right after the listener line: these options belong to it.
+      lines.splice(1, 0, `certfile ${join(this.dir, 'cert.pem')}`, `keyfile ${join(this.dir, 'key.pem')}`);
+    }
     // As root mosquitto drops to user "mosquitto", who cannot read our temp dir.
     if (process.getuid?.() === 0) lines.push('user root');
     if (this.users === undefined) {

@@ -91,4 +91,31 @@ describe('settings page dashboard from retained MQTT health', () => {
     assertNoSecrets([JSON.stringify(ui.messages)], [RTSP_PASSWORD, MQTT_PASSWORD, 'not-the-password']);
     await broker.startAgain();
   });
+
+  it('over TLS: the plugin\'s CA file and verification, read the same way by the page\'s server', async () => {
+    const tlsBroker = await Mosquitto.start({ users: { cctv: MQTT_PASSWORD }, tls: true });
+    let tlsHb: Homebridge | undefined;
+    let tlsUi: UiServer | undefined;
+    try {
+      tlsHb = await Homebridge.start({
+        platform: {
+          cameras: [{ id: 'yard', name: 'Yard', source: camera.urlWithCredentials('admin', RTSP_PASSWORD) }],
+          mqtt: { url: tlsBroker.url, username: 'cctv', password: MQTT_PASSWORD, tls: { ca: tlsBroker.caFile, rejectUnauthorized: true } },
+        },
+      });
+      tlsUi = await UiServer.start({ storagePath: tlsHb.storageDir, configPath: join(tlsHb.storageDir, 'config.json') });
+      const ui2 = tlsUi;
+      const seen = await waitFor(async () => {
+        const reply = await ui2.request('/status', {});
+        const s = reply.data as DashboardStatus;
+        return reply.success && s.source === 'mqtt' && s.cameras[0]?.health?.state === 'online' ? s : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500, what: 'MQTT-sourced health over TLS' });
+      assert.equal(seen.pluginRunning, true);
+      assertNoSecrets([JSON.stringify(tlsUi.messages)], [RTSP_PASSWORD, MQTT_PASSWORD]);
+    } finally {
+      await tlsUi?.dispose();
+      await tlsHb?.dispose();
+      await tlsBroker.stop();
+    }
+  });
 });
