@@ -1,5 +1,6 @@
 /**
- * The MQTT.js adapter (the only module that imports 'mqtt'). It owns what MQTT.js leaves to us:
+ * The plugin's MQTT.js adapter (with retained-reader.ts, the settings page's one-shot read, the only
+ * modules that import 'mqtt'). It owns what MQTT.js leaves to us:
  * - availability: LWT `offline` retained, `online` retained on every connect, `offline` on close;
  * - reconnects with capped, jittered exponential backoff (MQTT.js only has a fixed period), and the
  *   cap straight away when the broker refuses our credentials;

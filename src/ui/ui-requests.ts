@@ -15,6 +15,8 @@ import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
 import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
 import { probeRtsp } from '../health/rtsp-probe.js';
 import type { HealthPayload } from '../mqtt/payloads.js';
+import { readRetained } from '../mqtt/retained-reader.js';
+import { createTopics } from '../mqtt/topics.js';
 import { PLATFORM_NAME } from '../settings.js';
 import { explainConnection, type ConnectionVerdict, type SnapshotOutcome } from './connection-verdict.js';
 import { childBridgeUsername, readStatusFile, statusFilePath } from './status-file.js';
@@ -25,6 +27,8 @@ export interface UiRequestsInit {
   /** Bound for one snapshot; a dashboard tile must not hang. */
   snapshotTimeoutMs?: number;
   probeTimeoutMs?: number;
+  /** Bound for reading the retained health from the broker before the status file is used. */
+  mqttTimeoutMs?: number;
 }
 
 /** A failure the page shows as it is (already redacted). */
@@ -38,9 +42,13 @@ export interface DashboardCamera {
 }
 
 export interface DashboardStatus {
-  /** The plugin process that wrote the status file is alive. */
+  /** MQTT: the plugin's availability topic says online; file: the process that wrote it is alive. */
   pluginRunning: boolean;
   updatedAt: string | null;
+  /** Where the health came from: the broker's retained health topics, or the status file. */
+  source: 'mqtt' | 'file';
+  /** Why MQTT is configured but the file was used (redacted); null otherwise. */
+  mqttError: string | null;
   cameras: DashboardCamera[];
 }
 
@@ -90,15 +98,57 @@ export class UiRequests {
     return { config, secrets: secretsOf(config), childBridge: childBridgeUsername(raw) };
   }
 
-  status(): DashboardStatus {
+  /**
+   * The dashboard's data: with MQTT on, the retained health on the broker (what Home Assistant
+   * sees too); when the broker cannot be read within the bound, or MQTT is off, the status file.
+   */
+  async status(): Promise<DashboardStatus> {
     const { config, secrets, childBridge } = this.platformConfig();
+    let mqttError: string | null = null;
+    if (config.mqtt) {
+      const fromBroker = await this.statusFromMqtt(config);
+      if (fromBroker.ok) return sanitize(fromBroker.status, secrets);
+      mqttError = fromBroker.message;
+    }
     const doc = readStatusFile(statusFilePath(this.init.storagePath, childBridge));
     const cameras = config.cameras.map((camera) => ({
       id: camera.id,
       name: camera.name,
       health: doc?.cameras[camera.id]?.health ?? null,
     }));
-    return sanitize({ pluginRunning: doc ? processAlive(doc.pid) : false, updatedAt: doc?.updatedAt ?? null, cameras }, secrets);
+    return sanitize({ pluginRunning: doc ? processAlive(doc.pid) : false, updatedAt: doc?.updatedAt ?? null, source: 'file', mqttError, cameras }, secrets);
+  }
+
+  private async statusFromMqtt(config: PlatformConfig): Promise<{ ok: true; status: DashboardStatus } | { ok: false; message: string }> {
+    const mqtt = config.mqtt;
+    if (!mqtt) return { ok: false, message: 'MQTT is off' };
+    let tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
+    try {
+      // The plugin's own reading of the TLS options (paths to PEM files), so both connect alike.
+      tls = mqtt.tls ? { rejectUnauthorized: mqtt.tls.rejectUnauthorized, ...pem('ca', mqtt.tls.ca), ...pem('cert', mqtt.tls.cert), ...pem('key', mqtt.tls.key) } : undefined;
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+    const topics = createTopics(mqtt.topicPrefix, mqtt.discoveryPrefix);
+    const healthTopic = new Map(config.cameras.map((camera) => [camera.id, topics.health(camera.id)]));
+    const read = await readRetained({
+      url: mqtt.url,
+      ...(mqtt.username ? { username: mqtt.username } : {}),
+      ...(mqtt.password ? { password: mqtt.password } : {}),
+      ...(tls ? { tls } : {}),
+      topics: [topics.availability(), ...healthTopic.values()],
+      timeoutMs: this.init.mqttTimeoutMs ?? 3000,
+      signal: this.controller.signal,
+    });
+    if (!read.ok) return { ok: false, message: `MQTT broker not readable: ${read.message}` };
+    let updatedAt: string | null = null;
+    const cameras = config.cameras.map((camera) => {
+      const health = parseHealth(read.messages.get(healthTopic.get(camera.id) ?? ''));
+      if (health?.checkedAt && (updatedAt === null || health.checkedAt > updatedAt)) updatedAt = health.checkedAt;
+      return { id: camera.id, name: camera.name, health };
+    });
+    const availability = read.messages.get(topics.availability())?.toString('utf8');
+    return { ok: true, status: { pluginRunning: availability === 'online', updatedAt, source: 'mqtt', mqttError: null, cameras } };
   }
 
   /** One picture of a saved camera; concurrent requests for the same camera share one FFmpeg. */
@@ -211,6 +261,54 @@ function sanitize<T>(value: T, secrets: readonly string[]): T {
     return v;
   };
   return walk(value) as T;
+}
+
+function pem(name: 'ca' | 'cert' | 'key', path: string | undefined): Record<string, string> {
+  if (!path) return {};
+  try {
+    return { [name]: readFileSync(path, 'utf8') };
+  } catch (error) {
+    throw new Error(`cannot read the MQTT TLS ${name} file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+}
+
+const STATES: readonly HealthPayload['state'][] = ['starting', 'online', 'degraded', 'offline'];
+
+/**
+ * A retained health payload as the plugin publishes it, or null. Anyone with access to the broker
+ * can publish on that topic, so every field is checked: the page gets the plugin's shape or nothing.
+ */
+export function parseHealth(payload: Buffer | undefined): HealthPayload | null {
+  if (!payload || payload.length === 0) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!raw || typeof raw !== 'object') return null;
+  const v = raw as Record<string, unknown>;
+  const state = STATES.find((s) => s === v.state);
+  if (!state) return null;
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const str = (x: unknown): string | null => (typeof x === 'string' ? x : null);
+  const video = v.video && typeof v.video === 'object' ? v.video as Record<string, unknown> : null;
+  return {
+    state,
+    health: state,
+    reason: str(v.reason) as HealthPayload['reason'],
+    since: str(v.since) ?? '',
+    checkedAt: str(v.checkedAt) ?? '',
+    video: video && typeof video.codec === 'string' ? { codec: video.codec, width: num(video.width), height: num(video.height), fps: num(video.fps) } : null,
+    viewers: num(v.viewers) ?? 0,
+    fps: num(v.fps),
+    bitrateKbps: num(v.bitrateKbps),
+    restarts: num(v.restarts) ?? 0,
+    lastError: str(v.lastError),
+    timeToFirstFrameMs: num(v.timeToFirstFrameMs),
+    decodeErrors: num(v.decodeErrors) ?? 0,
+    decodeErrorsTotal: num(v.decodeErrorsTotal) ?? 0,
+  };
 }
 
 function processAlive(pid: number | undefined): boolean {

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -21,6 +21,8 @@ export interface MosquittoOptions {
   startTimeoutMs?: number;
   /** Its own process group (the demo): a terminal's Ctrl-C must not reach it before Homebridge stops. */
   detached?: boolean;
+  /** Serve MQTT over TLS with a self-signed certificate for 127.0.0.1 (see `caFile`; the URL becomes mqtts://). */
+  tls?: boolean;
 }
 
 /** Find an executable on PATH or in the sbin directories (Debian puts mosquitto in /usr/sbin). */
@@ -55,7 +57,7 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private logText = '';
 
-  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number, private readonly detached = false) {
+  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number, private readonly tls: boolean, private readonly detached = false) {
     this.port = port;
     this.users = users;
     this.startTimeoutMs = startTimeoutMs;
@@ -67,7 +69,7 @@ export class Mosquitto {
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const port = options.port ?? (await freePort('tcp'));
     const users = options.users !== undefined && Object.keys(options.users).length > 0 ? { ...options.users } : undefined;
-    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000, options.detached);
+    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000, options.tls === true, options.detached);
     try {
       await broker.writeConfig();
       await broker.launch();
@@ -79,7 +81,13 @@ export class Mosquitto {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
+  }
+
+  /** With `tls`: the broker's self-signed certificate, which is its own CA (a client's `ca` file). */
+  get caFile(): string {
+    if (!this.tls) throw new Error('this broker has no TLS');
+    return join(this.dir, 'cert.pem');
   }
 
   get pid(): number | undefined {
@@ -137,6 +145,14 @@ export class Mosquitto {
       'log_type information',
       'connection_messages true',
     ];
+    if (this.tls) {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+        '-keyout', join(this.dir, 'key.pem'), '-out', join(this.dir, 'cert.pem'),
+      ], { stdio: 'ignore', timeout: 15_000 });
+      // Right after the listener line: these options belong to it.
+      lines.splice(1, 0, `certfile ${join(this.dir, 'cert.pem')}`, `keyfile ${join(this.dir, 'key.pem')}`);
+    }
     // As root mosquitto drops to user "mosquitto", who cannot read our temp dir.
     if (process.getuid?.() === 0) lines.push('user root');
     if (this.users === undefined) {

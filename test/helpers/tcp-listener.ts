@@ -48,6 +48,11 @@ export class TcpListener {
     return ref.listener;
   }
 
+  /** Accepted sockets the client has not closed yet (a client that gave up must close its own). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
   /** Connections accepted at or after `since` (a performance.now() value). */
   countSince(since: number): number {
     return this.connections.filter((c) => c.at >= since).length;

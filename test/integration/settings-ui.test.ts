@@ -1,7 +1,7 @@
 /**
  * The settings page end to end: a real homebridge-config-ui-x (5.10, loopback, auth none) beside a
- * real Homebridge running this plugin, the real fixture camera, and headless Chromium clicking
- * through it as a user would. Screenshots land in $CCTV_SCREENSHOTS (docs/images for the README).
+ * real Homebridge running this plugin (MQTT on, a password-protected mosquitto: the dashboard reads the
+ * retained health), the real fixture camera, and headless Chromium clicking through it as a user would. Screenshots land in $CCTV_SCREENSHOTS (docs/images for the README).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -12,16 +12,19 @@ import { resolveConfig } from '../../src/config/validate-config.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { ConfigUi } from '../helpers/config-ui.js';
 import { Homebridge } from '../helpers/homebridge.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
 import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { assertNoSecrets } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PASSWORD = 'ui-e2e-Secret-7';
 const WRONG = 'not-the-password';
+const MQTT_PASSWORD = 'ui-e2e-Broker-3';
 const shotsDir = process.env.CCTV_SCREENSHOTS;
 
 describe('settings page in homebridge-config-ui-x + Chromium', () => {
   let camera: RtspCamera;
+  let broker: Mosquitto;
   let hb: Homebridge;
   let ui: ConfigUi;
   let browser: Browser;
@@ -30,6 +33,7 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
 
   before(async () => {
     camera = await RtspCamera.start({ user: 'viewer', password: PASSWORD, width: 640, height: 360, fps: 15 });
+    broker = await Mosquitto.start({ users: { cctv: MQTT_PASSWORD } });
     hb = await Homebridge.start({
       platform: {
         cameras: [
@@ -37,6 +41,7 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
           { id: 'front-door', name: 'Front Door', source: camera.urlWithoutCredentials, username: 'viewer', password: PASSWORD },
           { id: 'garage', name: 'Garage', source: camera.urlWithCredentials('viewer', WRONG) },
         ],
+        mqtt: { url: broker.url, username: 'cctv', password: MQTT_PASSWORD },
       },
     });
     ui = await ConfigUi.start({ storageDir: hb.storageDir });
@@ -58,6 +63,7 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     await ui?.dispose();
     await hb?.dispose();
     await camera?.stop();
+    await broker?.stop();
   });
 
   async function screenshot(name: string): Promise<void> {
@@ -88,7 +94,8 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     }, { timeoutMs: 40_000, intervalMs: 250, what: 'Front Door snapshot' });
     assert.equal(width, 640);
     assert.equal(await garage.locator('.state').textContent(), 'offline');
-    assertNoSecrets([await pageText()], [PASSWORD, WRONG]);
+    assert.equal(await frame.locator('#dashboardSource').textContent(), 'Source: retained MQTT health.');
+    assertNoSecrets([await pageText()], [PASSWORD, WRONG, MQTT_PASSWORD]);
     await screenshot('settings-dashboard.png');
   });
 
@@ -106,7 +113,7 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     assert.match(details, /640x360/);
     const width = await result.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
     assert.ok(width > 0, 'test picture decoded');
-    assertNoSecrets([await pageText()], [PASSWORD, WRONG]);
+    assertNoSecrets([await pageText()], [PASSWORD, WRONG, MQTT_PASSWORD]);
     await screenshot('settings-test-connection.png');
   });
 
@@ -141,10 +148,13 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
       ['back-yard', 'Back Yard', 'rtsp://192.0.2.10:554/stream1'],
     ]);
     assert.equal(cameras[2]?.password, 'Yard-pw-5');
-    // What the form saved loads cleanly, the MQTT defaults it writes without a broker included.
+    // What the form saved loads cleanly (the defaults the form writes for an unused broker: test/unit/config.test.ts),
+    // and the MQTT block, given by URL alone, survived the form: still on, password included.
     const block = (JSON.parse(readFileSync(join(hb.storageDir, 'config.json'), 'utf8')) as { platforms: { platform: string }[] }).platforms.find((p) => p.platform === 'CCTV');
     const { config, issues } = resolveConfig(block);
     assert.deepEqual(issues, []);
     assert.equal(config.cameras[2]?.source, 'rtsp://yard:Yard-pw-5@192.0.2.10:554/stream1');
+    assert.equal(config.mqtt?.url, broker.url);
+    assert.equal(config.mqtt?.password, MQTT_PASSWORD);
   });
 });

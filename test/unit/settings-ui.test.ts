@@ -4,7 +4,6 @@
  * over IPC exactly as homebridge-config-ui-x forks it. No reply may carry a configured password.
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +11,14 @@ import { after, describe, it } from 'node:test';
 import type { ProbeResult } from '../../src/health/rtsp-probe.js';
 import { explainConnection } from '../../src/ui/connection-verdict.js';
 import { readStatusFile, StatusFile, statusFilePath } from '../../src/ui/status-file.js';
-import { UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
+import { readRetained } from '../../src/mqtt/retained-reader.js';
+import { parseHealth, UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
 import { freePort } from '../helpers/free-port.js';
 import { REPO_ROOT } from '../helpers/homebridge.js';
 import { assertNoSecrets } from '../helpers/secrets.js';
-import { withTimeout } from '../helpers/wait.js';
+import { TcpListener } from '../helpers/tcp-listener.js';
+import { UiServer } from '../helpers/ui-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PASSWORD = 'Unit-Secret-93';
 
@@ -57,6 +59,23 @@ describe('explainConnection', () => {
     assert.match(verdict.advice.join('\n'), /no picture came out of it: FFmpeg gave no picture/);
     assert.ok(!verdict.advice.some((a) => /Apple Watch/.test(a)), 'not wider than 1280 px');
   });
+});
+
+describe('parseHealth (retained payloads anyone on the broker could have written)', () => {
+  const good = { state: 'online', health: 'online', reason: null, since: 's', checkedAt: 'c', video: { codec: 'h264', width: 640, height: 360, fps: 15 }, viewers: 1, fps: 15, bitrateKbps: 900, restarts: 0, lastError: null, timeToFirstFrameMs: 700, decodeErrors: 3, decodeErrorsTotal: 12 };
+  const cases: Array<[string, string | undefined, unknown]> = [
+    ['nothing retained', undefined, null],
+    ['an empty (cleared) payload', '', null],
+    ['not JSON', '{oops', null],
+    ['JSON but not an object', '"online"', null],
+    ['an unknown state', JSON.stringify({ ...good, state: 'on fire' }), null],
+    ['the plugin\'s payload', JSON.stringify(good), good],
+    ['wrong field types become null / 0', JSON.stringify({ state: 'offline', fps: '15', viewers: 'many', video: { width: 1 }, lastError: 42, decodeErrors: 'lots' }),
+      { state: 'offline', health: 'offline', reason: null, since: '', checkedAt: '', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, lastError: null, timeToFirstFrameMs: null, decodeErrors: 0, decodeErrorsTotal: 0 }],
+  ];
+  for (const [name, payload, expected] of cases) {
+    it(name, () => assert.deepEqual(parseHealth(payload === undefined ? undefined : Buffer.from(payload)), expected));
+  }
 });
 
 describe('config.schema.json layout', () => {
@@ -128,14 +147,14 @@ describe('status file and request handlers', () => {
     doc.cameras.a!.health.lastError = `failed for ${cameraUrl(port)} with ${PASSWORD}`;
     writeFileSync(path, JSON.stringify(doc));
     const requests = new UiRequests({ storagePath: dir, configPath });
-    const status = requests.status();
+    const status = await requests.status();
     assert.equal(status.pluginRunning, true, 'the pid in the file is this process');
     assert.deepEqual(status.cameras.map((c) => [c.id, c.health?.state ?? null]), [['a', 'online'], ['new-one', null]]);
     assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
     assert.match(status.cameras[0]!.health!.lastError!, /admin:\*\*\*@127\.0\.0\.1/);
   });
 
-  it('status of a platform block on a child bridge reads that bridge\'s own file, not the main bridge\'s', () => {
+  it('status of a platform block on a child bridge reads that bridge\'s own file, not the main bridge\'s', async () => {
     const child = mkdtempSync(join(tmpdir(), 'cctv-ui-child-'));
     try {
       const childConfig = join(child, 'config.json');
@@ -151,12 +170,60 @@ describe('status file and request handlers', () => {
       own.update('a', { name: 'A', health });
       own.close();
       const requests = new UiRequests({ storagePath: child, configPath: childConfig });
-      const status = requests.status();
+      const status = await requests.status();
       requests.close();
       assert.deepEqual(status.cameras.map((c) => c.health?.state ?? null), ['offline']);
     } finally {
       rmSync(child, { recursive: true, force: true });
     }
+  });
+
+  it('status with MQTT on but no broker: the status file, and why (no MQTT password in it)', async () => {
+    const port = await freePort();
+    const mqttConfig = join(dir, 'config-mqtt.json');
+    writeFileSync(mqttConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [{ id: 'a', name: 'A', source: cameraUrl(port) }],
+      mqtt: { url: `mqtt://cctv:${PASSWORD}@127.0.0.1:${port}`, username: 'cctv', password: PASSWORD } }] }));
+    const requests = new UiRequests({ storagePath: dir, configPath: mqttConfig, mqttTimeoutMs: 2000 });
+    const status = await requests.status();
+    assert.equal(status.source, 'file');
+    assert.match(status.mqttError ?? '', /^MQTT broker not readable: /);
+    assert.equal(status.cameras[0]?.health?.state, 'online', 'from the status file');
+    assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
+  });
+
+  it('readRetained: a closed port, a missing TLS file and a cancelled read all settle as failures', async () => {
+    const port = await freePort();
+    const refused = await readRetained({ url: `mqtt://u:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD, topics: ['x/y'], timeoutMs: 2000 });
+    assert.equal(refused.ok, false);
+    assertNoSecrets([JSON.stringify(refused)], [PASSWORD]);
+    // A broker that accepts and never answers: bounded, and the socket is closed when it gives up.
+    const silent = await TcpListener.start({ mode: 'hold' });
+    try {
+      assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${silent.port}`, topics: ['x/y'], timeoutMs: 500 }), { ok: false, message: 'no answer from the broker in 500 ms' });
+      assert.equal(silent.connections.length, 1);
+      await waitFor(() => (silent.openSockets === 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'reader socket closed' });
+    } finally {
+      await silent.close();
+    }
+    const controller = new AbortController();
+    controller.abort();
+    assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${port}`, topics: ['x/y'], signal: controller.signal }), { ok: false, message: 'cancelled' });
+    const tlsConfig = join(dir, 'config-tls.json');
+    writeFileSync(tlsConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [],
+      mqtt: { url: `mqtts://127.0.0.1:${port}`, tls: { ca: join(dir, 'no-such-ca.pem') } } }] }));
+    const status = await new UiRequests({ storagePath: dir, configPath: tlsConfig }).status();
+    assert.match(status.mqttError ?? '', /cannot read the MQTT TLS ca file .*no-such-ca\.pem: ENOENT/);
+  });
+
+  it('ffmpeg: the binary the plugin would use, its version and the encoders; a wrong path is a clear failure', async () => {
+    const requests = new UiRequests({ storagePath: dir, configPath });
+    const reply = await requests.ffmpeg();
+    assert.match(reply.path, /ffmpeg/);
+    assert.match(reply.version, /\d/);
+    assert.deepEqual(reply.encoders.map((e) => e.name), ['libx264', 'libopus', 'libfdk_aac', 'mjpeg']);
+    const badConfig = join(dir, 'config-bad-ffmpeg.json');
+    writeFileSync(badConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', ffmpegPath: join(dir, 'no-ffmpeg'), cameras: [] }] }));
+    await assert.rejects(new UiRequests({ storagePath: dir, configPath: badConfig }).ffmpeg(), UiRequestFailure);
   });
 
   it('testConnection: an incomplete entry names the fields; an unreachable camera says so, password masked', async () => {
@@ -181,47 +248,27 @@ describe('status file and request handlers', () => {
   });
 
   it('server.js over IPC, as the Homebridge UI forks it: ready, /status, a failing route, unknown path, exit on disconnect', async () => {
-    const child = fork(join(REPO_ROOT, 'homebridge-ui', 'server.js'), [], {
-      silent: true,
-      env: { ...process.env, HOMEBRIDGE_STORAGE_PATH: dir, HOMEBRIDGE_CONFIG_PATH: configPath },
-    });
+    const server = await UiServer.start({ storagePath: dir, configPath });
     try {
-      type Message = { action: string; payload: { requestId?: number; success?: boolean; data?: unknown; server?: boolean } };
-      const messages: Message[] = [];
-      const waiters: Array<() => void> = [];
-      child.on('message', (m: Message) => {
-        messages.push(m);
-        for (const w of waiters.splice(0)) w();
-      });
-      const next = (pred: (m: Message) => boolean): Promise<Message> => withTimeout(new Promise<Message>((resolve) => {
-        const check = (): void => {
-          const hit = messages.find(pred);
-          if (hit) resolve(hit);
-          else waiters.push(check);
-        };
-        check();
-      }), 15_000, 'IPC message');
-      assert.equal((await next((m) => m.action === 'ready')).payload.server, true);
-      let id = 0;
-      const ask = async (path: string, body: unknown): Promise<Message['payload']> => {
-        const requestId = ++id;
-        child.send({ action: 'request', requestId, path, body });
-        return (await next((m) => m.action === 'response' && m.payload.requestId === requestId)).payload;
-      };
-      const status = await ask('/status', {});
+      const status = await server.request('/status', {});
       assert.equal(status.success, true);
       assert.deepEqual((status.data as { cameras: { id: string }[] }).cameras.map((c) => c.id), ['a', 'new-one']);
-      const missing = await ask('/snapshot', { id: 'nope' });
+      assert.equal((status.data as { source: string }).source, 'file', 'MQTT is off: the status file');
+      const missing = await server.request('/snapshot', { id: 'nope' });
       assert.equal(missing.success, false);
       assert.match((missing.data as { message: string }).message, /no saved camera/);
-      const unknown = await ask('/nope', {});
+      const unknown = await server.request('/nope', {});
       assert.equal(unknown.success, false);
-      assertNoSecrets([JSON.stringify(messages)], [PASSWORD]);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.disconnect();
-      await withTimeout(exited, 10_000, 'server.js exit after disconnect');
+      const port = await freePort();
+      const tested = await server.request('/test-connection', { camera: { id: 'x', name: 'X', source: cameraUrl(port) } });
+      assert.equal(tested.success, true);
+      assert.equal((tested.data as { headline: string }).headline, 'Camera unreachable');
+      const ffmpeg = await server.request('/ffmpeg', {});
+      assert.equal(ffmpeg.success, true, JSON.stringify(ffmpeg.data));
+      assertNoSecrets([JSON.stringify(server.messages)], [PASSWORD]);
+      await server.disconnectAndWait();
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await server.dispose();
     }
   });
 });
