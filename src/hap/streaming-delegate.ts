@@ -137,7 +137,7 @@ export class StreamingDelegate implements CameraStreamingDelegate {
       source: streams ? undefined : this.init.source,
       chooseFeed: async (video, signal) => {
         if (!streams) return { source: this.init.source, note: '' };
-        pick = await streams.viewerFeed({ width: video.width, height: video.height }, this.init.camera.video.mode, signal);
+        pick = await streams.viewerFeed({ width: video.width, height: video.height }, this.init.camera.video.mode, signal, this.copyFailed);
         return { source: pick.source, note: pick.note };
       },
       log: this.init.log,

@@ -107,9 +107,9 @@ export class CameraStreams {
   }
 
   /** The stream a viewer gets (stream-choice.ts rule), waiting a bounded time for the start-up probes. */
-  async viewerFeed(request: SizeRequest, mode: 'auto' | 'copy' | 'transcode', signal: AbortSignal): Promise<FeedPick> {
+  async viewerFeed(request: SizeRequest, mode: 'auto' | 'copy' | 'transcode', signal: AbortSignal, copyFailed: ReadonlySet<string> = new Set()): Promise<FeedPick> {
     if (this.multiple) await this.probesOrTimeout(signal);
-    const candidates = this.candidates();
+    const candidates = this.entries.map((entry) => this.candidate(entry, copyFailed.has(entry.spec.name)));
     const choice: ViewerChoice = chooseViewerStream(candidates, request, mode);
     const name = choice.kind === 'none' ? MAIN_STREAM : choice.stream;
     const entry = this.entry(name);
@@ -158,7 +158,7 @@ export class CameraStreams {
     }
   }
 
-  private candidate(entry: StreamEntry): StreamCandidate {
+  private candidate(entry: StreamEntry, copyFailed = false): StreamCandidate {
     const source = entry.source;
     const info = source?.streamInfo;
     return streamCandidate({
@@ -167,6 +167,7 @@ export class CameraStreams {
       ...(entry.probe ? { probe: entry.probe } : {}),
       hint: { width: entry.spec.width, height: entry.spec.height },
       live: source?.live ?? false,
+      copyFailed,
     });
   }
 

@@ -71,22 +71,32 @@ export function chooseSnapshotStream(streams: readonly StreamCandidate[], reques
 export interface CandidateEvidence {
   name: string;
   /** The stream's own feed (PMT + SPS), once it has run. */
-  feed?: { videoCodec?: string; sps?: { width: number; height: number }; reorders?: boolean };
+  feed?: { videoCodec?: string; sps?: { width: number; height: number; profileIdc?: number }; reorders?: boolean };
   /** The RTSP probe's SDP/SPS of this stream. */
   probe?: { codec?: string; width?: number; height?: number };
   /** The size the user declared (config), used only until the stream has told its own. */
   hint?: { width?: number; height?: number };
   live: boolean;
+  /** Copy of this stream gave no frames before (auto mode): transcode it from now on. */
+  copyFailed?: boolean;
 }
+
+/** H.264 profiles HomeKit decodes: Baseline, Main, High. */
+const HOMEKIT_PROFILES: ReadonlySet<number> = new Set([66, 77, 100]);
 
 /**
  * One stream as the chooser sees it: the feed's codec and SPS size win over the probe's, which win
- * over the config's size hint. H.264 with B-frames is not offered for copy (HomeKit cannot play it).
+ * over the config's size hint. H.264 with B-frames, a profile HomeKit does not decode, or whose copy
+ * gave no frames before is not offered for copy.
  */
 export function streamCandidate(e: CandidateEvidence): StreamCandidate {
   const probeCodec = e.probe?.codec?.toLowerCase();
   let codec = e.feed?.videoCodec ?? (probeCodec === 'hevc' ? 'h265' : probeCodec);
+  // Kept apart from 'h264' so the chooser does not offer them for copy (still candidates for transcode).
+  const profile = e.feed?.sps?.profileIdc;
   if (codec === 'h264' && e.feed?.reorders === true) codec = 'h264-reordered';
+  else if (codec === 'h264' && profile !== undefined && !HOMEKIT_PROFILES.has(profile)) codec = `h264-profile-${profile}`;
+  else if (codec === 'h264' && e.copyFailed === true) codec = 'h264-copy-failed';
   const width = e.feed?.sps?.width ?? e.probe?.width ?? e.hint?.width;
   const height = e.feed?.sps?.height ?? e.probe?.height ?? e.hint?.height;
   return {

@@ -401,26 +401,26 @@ describe('substreams', () => {
   });
 
   it('a bad entry is reported by camera, index and field, and dropped; the camera keeps its main stream and the good ones', () => {
-    const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams: [
-      { source: 'http://h/sub' },
-      { name: 'ok', source: 'rtsp://h/ok' },
-      { name: 'main', source: 'rtsp://h/x' },
-      { name: 'OK', source: 'rtsp://h/y' },
-      { width: 640 },
-      'rtsp://h/str',
-      { source: 'rtsp://h/z', width: 'wide' },
-    ] }] });
-    assert.equal(config.cameras.length, 1);
-    assert.deepEqual(config.cameras[0]?.substreams.map((s) => s.name), ['ok']);
-    const got = issues.map((i) => [i.subject, i.field, i.severity, i.message]);
-    assert.deepEqual(got, [
-      ['camera "Cam" (#1)', 'substreams[0].source', 'warning', 'must be an rtsp:// or rtsps:// URL without spaces or control characters (this substream is ignored)'],
-      ['camera "Cam" (#1)', 'substreams[2].name', 'warning', '"main" is already used by another stream of this camera (this substream is ignored)'],
-      ['camera "Cam" (#1)', 'substreams[3].name', 'warning', '"OK" is already used by another stream of this camera (this substream is ignored)'],
-      ['camera "Cam" (#1)', 'substreams[4].source', 'warning', 'is required (this substream is ignored)'],
-      ['camera "Cam" (#1)', 'substreams[5]', 'warning', 'must be object (this substream is ignored)'],
-      ['camera "Cam" (#1)', 'substreams[6].width', 'warning', 'must be integer (this substream is ignored)'],
+    const check = (substreams: unknown[], names: string[], want: string[][]): void => {
+      const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams }] });
+      assert.equal(config.cameras.length, 1);
+      assert.equal(config.cameras[0]?.source, cam.source);
+      assert.deepEqual(config.cameras[0]?.substreams.map((s) => s.name), names);
+      assert.deepEqual(issues.map((i) => [i.subject, i.field, i.severity, i.message]), want.map((w) => ['camera "Cam" (#1)', ...w]));
+    };
+    const ignored = ' (this substream is ignored)';
+    check([{ source: 'http://h/sub' }, { name: 'ok', source: 'rtsp://h/ok' }, { name: 'main', source: 'rtsp://h/x' }, { name: 'OK', source: 'rtsp://h/y' }], ['ok'], [
+      ['substreams[0].source', 'warning', `must be an rtsp:// or rtsps:// URL without spaces or control characters${ignored}`],
+      ['substreams[2].name', 'warning', `"main" is already used by another stream of this camera${ignored}`],
+      ['substreams[3].name', 'warning', `"OK" is already used by another stream of this camera${ignored}`],
     ]);
+    check([{ width: 640 }, 'rtsp://h/str', { source: 'rtsp://h/z', width: 'wide' }], [], [
+      ['substreams[0].source', 'warning', `is required${ignored}`],
+      ['substreams[1]', 'warning', `must be object${ignored}`],
+      ['substreams[2].width', 'warning', `must be integer${ignored}`],
+    ]);
+    const five = [1, 2, 3, 4, 5].map((n) => ({ source: `rtsp://h/s${n}` }));
+    check(five, ['sub1', 'sub2', 'sub3', 'sub4'], [['substreams[4]', 'warning', `and later entries are too many: at most 4 substreams${ignored}`]]);
   });
 
   it('not an array: reported, no substreams', () => {

@@ -44,6 +44,9 @@ describe('streamCandidate (what is known about a stream)', () => {
     { name: 'feed beats probe', e: { name: 'sub', feed: feed('h264', 704, 576), probe: { codec: 'h265', width: 640, height: 360 }, live: true }, want: { name: 'sub', codec: 'h264', width: 704, height: 576, live: true } },
     { name: 'feed codec without SPS yet: probe size', e: { name: 'sub', feed: { videoCodec: 'h264' }, probe: { codec: 'h264', width: 640, height: 360 }, live: false }, want: { name: 'sub', codec: 'h264', width: 640, height: 360, live: false } },
     { name: 'B-frames: not offered as plain H.264', e: { name: 'main', feed: feed('h264', 1920, 1080, true), live: true }, want: { name: 'main', codec: 'h264-reordered', width: 1920, height: 1080, live: true } },
+    { name: 'High 4:4:4 profile: not offered as plain H.264', e: { name: 'main', feed: { videoCodec: 'h264', sps: { width: 1920, height: 1080, profileIdc: 244 } }, live: true }, want: { name: 'main', codec: 'h264-profile-244', width: 1920, height: 1080, live: true } },
+    { name: 'High profile is fine', e: { name: 'main', feed: { videoCodec: 'h264', sps: { width: 1920, height: 1080, profileIdc: 100 } }, live: true }, want: { name: 'main', codec: 'h264', width: 1920, height: 1080, live: true } },
+    { name: 'copy failed before: not offered for copy', e: { name: 'sub', probe: { codec: 'h264', width: 640, height: 360 }, copyFailed: true, live: false }, want: { name: 'sub', codec: 'h264-copy-failed', width: 640, height: 360, live: false } },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(streamCandidate(c.e), c.want));
 
