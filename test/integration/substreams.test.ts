@@ -2,8 +2,8 @@
  * Main stream + substream cameras through the real HomeKit controller: each viewer gets a copy of
  * the smallest H.264 stream at least as large as it asked for (else the largest H.264 one), only the
  * chosen stream's RTSP session is opened, and snapshots prefer a stream that is already live.
- * Each stream is its own fixture camera process (one encoder each, as a camera's main and sub
- * encoders are); the plugin only sees two RTSP URLs.
+ * Each camera is one fixture process serving its main stream and, from a second encoder, its
+ * substream on a second mount; sessions are counted per mount.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,29 +15,25 @@ import { RtspCamera } from '../helpers/rtsp-camera.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('main stream + substreams', () => {
-  let hevcMain: RtspCamera;
-  let hevcSub: RtspCamera;
-  let avcMain: RtspCamera;
-  let avcSub: RtspCamera;
+  let hevc: RtspCamera;
+  let avc: RtspCamera;
   let hb: Homebridge;
   const clients: HapCameraClient[] = [];
   const streams: StreamHandle[] = [];
 
   before(async () => {
     // Small and cheap: 2 cores are shared. x265 at 2560x1440 only at 5 fps, ultrafast, low bitrate.
-    [hevcMain, hevcSub, avcMain, avcSub] = await Promise.all([
-      RtspCamera.start({ codec: 'h265', width: 2560, height: 1440, fps: 5, gopSeconds: 1, bitrate: 400, path: '/main' }),
-      RtspCamera.start({ width: 640, height: 360, fps: 10, gopSeconds: 1, bitrate: 300, path: '/sub' }),
-      RtspCamera.start({ width: 1280, height: 720, fps: 10, gopSeconds: 1, bitrate: 600, path: '/main' }),
-      RtspCamera.start({ width: 640, height: 360, fps: 10, gopSeconds: 1, bitrate: 300, path: '/sub' }),
+    [hevc, avc] = await Promise.all([
+      RtspCamera.start({ codec: 'h265', width: 2560, height: 1440, fps: 5, gopSeconds: 1, bitrate: 400, path: '/main', sub: { width: 640, height: 360, fps: 10 } }),
+      RtspCamera.start({ width: 1280, height: 720, fps: 10, gopSeconds: 1, bitrate: 600, path: '/main', sub: { width: 640, height: 360, fps: 10 } }),
     ]);
     hb = await Homebridge.start({
       platform: {
         debug: true,
         sourceLingerSeconds: 1,
         cameras: [
-          { id: 'hevc-main', name: 'HEVC Main', source: hevcMain.url, substreams: [{ name: 'sub', source: hevcSub.url }] },
-          { id: 'avc-main', name: 'AVC Main', source: avcMain.url, substreams: [{ name: 'sub', source: avcSub.url }] },
+          { id: 'hevc-main', name: 'HEVC Main', source: hevc.url, substreams: [{ name: 'sub', source: hevc.subUrl }] },
+          { id: 'avc-main', name: 'AVC Main', source: avc.url, substreams: [{ name: 'sub', source: avc.subUrl }] },
         ],
       },
     });
@@ -47,7 +43,7 @@ describe('main stream + substreams', () => {
     for (const s of streams) await s.dispose().catch(() => undefined);
     for (const c of clients) await c.close().catch(() => undefined);
     await hb?.dispose();
-    await Promise.all([hevcMain?.stop(), hevcSub?.stop(), avcMain?.stop(), avcSub?.stop()]);
+    await Promise.all([hevc?.stop(), avc?.stop()]);
   });
 
   async function pairWith(name: string): Promise<HapCameraClient> {
@@ -72,15 +68,14 @@ describe('main stream + substreams', () => {
     return { stream, line, decoded };
   }
 
-  /** Both fixtures of a camera have no RTSP session left (the feeds lingered out). */
+  /** The cameras have no RTSP session left on any mount (the feeds lingered out). */
   async function idle(...cameras: RtspCamera[]): Promise<void> {
     await waitFor(() => cameras.every((c) => c.activeSessions() === 0), { timeoutMs: 15_000, what: 'camera sessions closed' });
   }
 
   it('H.265 main + H.264 sub: 640x360 and 1920x1080 both copy the sub; the H.265 main is never opened for viewers', async (t) => {
     const client = await pairWith('HEVC Main');
-    const mainMark = hevcMain.mark();
-    const subMark = hevcSub.mark();
+    const mark = hevc.mark();
 
     const small = await watch(client, 640, 360);
     t.diagnostic(`640x360 request: ${small.decoded.frames} frames ${small.decoded.width}x${small.decoded.height}; ${small.line}`);
@@ -104,16 +99,15 @@ describe('main stream + substreams', () => {
     assert.deepEqual(await jpegInfo(live.jpeg).then((i) => [i.width, i.height]), [1280, 720]);
     await large.stream.stop();
 
-    assert.equal(hevcMain.sessionsOpened(mainMark), 0, 'the H.265 main had no RTSP session');
-    assert.ok(hevcSub.sessionsOpened(subMark) >= 1, 'the sub was opened');
-    t.diagnostic(`sub sessions: ${hevcSub.sessionsOpened(subMark)}`);
+    assert.equal(hevc.sessionsOpened(mark, hevc.path), 0, 'the H.265 main had no RTSP session');
+    assert.ok(hevc.sessionsOpened(mark, hevc.subPath) >= 1, 'the sub was opened');
+    t.diagnostic(`sub sessions: ${hevc.sessionsOpened(mark, hevc.subPath)}`);
   });
 
   it('H.265 main + H.264 sub: a snapshot with nothing live comes from the smallest stream covering it (the H.265 main for 1920x1080)', async (t) => {
     const client = clients[0] ?? await pairWith('HEVC Main');
-    await idle(hevcMain, hevcSub);
-    const mainMark = hevcMain.mark();
-    const subMark = hevcSub.mark();
+    await idle(hevc);
+    const mark = hevc.mark();
     const from = hb.logs.length;
     // A cold 2560x1440 H.265 feed can miss HomeKit's 4.5 s budget on this shared 2-core machine (the
     // answer is then the last good picture); the next poll finds the main live and decodes its GOP.
@@ -128,47 +122,45 @@ describe('main stream + substreams', () => {
     assert.ok(snap);
     assert.ok(hb.logs.slice(from).some((l) => /HEVC Main: snapshot 1920x1080 in \d+ ms/.test(l)), 'a live picture, not the fallback');
     assert.deepEqual(await jpegInfo(snap.jpeg).then((i) => [i.width, i.height]), [1920, 1080]);
-    assert.ok(hevcMain.sessionsOpened(mainMark) >= 1, 'the main stream was opened for the snapshot');
-    assert.equal(hevcSub.sessionsOpened(subMark), 0, 'the sub was not');
+    assert.ok(hevc.sessionsOpened(mark, hevc.path) >= 1, 'the main stream was opened for the snapshot');
+    assert.equal(hevc.sessionsOpened(mark, hevc.subPath), 0, 'the sub was not');
   });
 
   it('H.264 main + H.264 sub: 1280x720 copies the main, 320x240 copies the sub, a snapshot meanwhile reuses the live sub', async (t) => {
     const client = await pairWith('AVC Main');
-    let mainMark = avcMain.mark();
-    let subMark = avcSub.mark();
+    let mark = avc.mark();
 
     const big = await watch(client, 1280, 720);
     t.diagnostic(`1280x720 request: ${big.decoded.frames} frames ${big.decoded.width}x${big.decoded.height}; ${big.line}`);
     assert.deepEqual([big.decoded.width, big.decoded.height], [1280, 720]);
     assert.equal(big.decoded.errors, '', 'no decoder errors');
     assert.match(big.line, /copy, sent from Node; stream main 1280x720 H\.264: the smallest H\.264 stream at least 1280x720/);
-    assert.equal(avcMain.sessionsOpened(mainMark), 1);
-    assert.equal(avcSub.sessionsOpened(subMark), 0, 'the sub was not opened');
+    assert.equal(avc.sessionsOpened(mark, avc.path), 1);
+    assert.equal(avc.sessionsOpened(mark, avc.subPath), 0, 'the sub was not opened');
     await big.stream.stop();
-    await idle(avcMain, avcSub);
+    await idle(avc);
 
-    mainMark = avcMain.mark();
-    subMark = avcSub.mark();
+    mark = avc.mark();
     const watchSize = await watch(client, 320, 240);
     t.diagnostic(`320x240 request: ${watchSize.decoded.frames} frames ${watchSize.decoded.width}x${watchSize.decoded.height}; ${watchSize.line}`);
     assert.deepEqual([watchSize.decoded.width, watchSize.decoded.height], [640, 360]);
     assert.equal(watchSize.decoded.errors, '', 'no decoder errors');
     assert.match(watchSize.line, /copy, sent from Node; stream sub 640x360 H\.264: the smallest H\.264 stream at least 320x240/);
     assert.equal(transcoders(), 0, 'no transcoding FFmpeg');
-    assert.equal(avcSub.sessionsOpened(subMark), 1);
+    assert.equal(avc.sessionsOpened(mark, avc.subPath), 1);
 
-    const snapMark = { main: avcMain.mark(), sub: avcSub.mark() };
+    const snapMark = avc.mark();
     const snap = await client.snapshot(640, 360);
     assert.deepEqual(await jpegInfo(snap.jpeg).then((i) => [i.width, i.height]), [640, 360]);
-    assert.equal(avcSub.sessionsOpened(snapMark.sub), 0, 'the snapshot used the live sub (no new RTSP session)');
-    assert.equal(avcMain.sessionsOpened(snapMark.main), 0, 'nor the main');
-    assert.equal(avcMain.sessionsOpened(mainMark), 0, 'the main was never opened while the sub was watched');
+    assert.equal(avc.sessionsOpened(snapMark, avc.subPath), 0, 'the snapshot used the live sub (no new RTSP session)');
+    assert.equal(avc.sessionsOpened(snapMark, avc.path), 0, 'nor the main');
+    assert.equal(avc.sessionsOpened(mark, avc.path), 0, 'the main was never opened while the sub was watched');
     await watchSize.stream.stop();
   });
 
   it('teardown: every feed lingers out, no FFmpeg is left and no camera session stays open', async () => {
     for (const s of streams.splice(0)) await s.dispose();
-    await idle(hevcMain, hevcSub, avcMain, avcSub);
+    await idle(hevc, avc);
     await waitFor(() => ffmpegs().length === 0, { timeoutMs: 10_000, what: 'no FFmpeg under Homebridge' });
   });
 });
