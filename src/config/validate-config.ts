@@ -196,8 +196,11 @@ function resolveSubstreams(raw: unknown, subject: string, validate: ValidateFunc
   if (raw.length > MAX_SUBSTREAMS) warn(`substreams[${MAX_SUBSTREAMS}]`, `and later entries are too many: at most ${MAX_SUBSTREAMS} substreams`);
   raw.slice(0, MAX_SUBSTREAMS).forEach((entry: unknown, index: number) => {
     const prefix = `substreams[${index}]`;
-    // The settings form saves an untouched name as "": that is the default name, not a bad one.
-    if (isObject(entry) && entry.name === '') delete entry.name;
+    // The settings form saves untouched fields as "" (and may save an empty row): defaults, not errors.
+    if (isObject(entry)) {
+      for (const key of Object.keys(entry)) if (entry[key] === '' || entry[key] === null) delete entry[key];
+      if (Object.keys(entry).length === 0) return;
+    }
     if (!validate(entry)) {
       for (const issue of toIssues(validate.errors, 'camera', subject, `${prefix}.`)) warn(issue.field, issue.message);
       return;

@@ -128,7 +128,9 @@ export class CameraStreams {
   snapshotFeed(width: number, height: number): SharedSource {
     if (!this.multiple) return this.init.main;
     const name = chooseSnapshotStream(this.candidates(), { width, height }) ?? MAIN_STREAM;
-    return this.sourceOf(this.entry(name));
+    const entry = this.entry(name);
+    this.init.log.debug(`snapshot ${width}x${height} from stream ${name}${entry.source?.live === true ? ' (live)' : ''}`);
+    return this.sourceOf(entry);
   }
 
   /** Stops the probes and every substream feed (not the main one: the camera owns it). */

@@ -423,6 +423,12 @@ describe('substreams', () => {
     check(five, ['sub1', 'sub2', 'sub3', 'sub4'], [['substreams[4]', 'warning', `and later entries are too many: at most 4 substreams${ignored}`]]);
   });
 
+  it('an empty row the settings form saved is no substream, silently', () => {
+    const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams: [{}, { name: '', source: '', width: null }, { source: 'rtsp://h/sub', width: '' }] }] });
+    assert.deepEqual(issues, []);
+    assert.deepEqual(config.cameras[0]?.substreams, [{ name: 'sub3', source: 'rtsp://h/sub' }]);
+  });
+
   it('not an array: reported, no substreams', () => {
     const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams: 'rtsp://h/sub' }] });
     assert.deepEqual(config.cameras[0]?.substreams, []);
