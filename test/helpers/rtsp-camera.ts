@@ -200,6 +200,20 @@ export class RtspCamera {
     return this.sessionsOn(path, since).size;
   }
 
+  /**
+   * Sessions that started playing this mount (PLAY seen): streams actually pulled, not the health
+   * probe's SETUP + TEARDOWN transport check.
+   */
+  sessionsPlayed(path: string, since = 0): number {
+    const mount = normalisePath(path);
+    const ids = new Set<string>();
+    for (const e of this.eventsSince(since, 'request')) {
+      const p = e['path'];
+      if (e['method'] === 'PLAY' && typeof p === 'string' && typeof e['session'] === 'string' && (p === mount || p.startsWith(`${mount}/`))) ids.add(e['session']);
+    }
+    return ids.size;
+  }
+
   /** Session ids whose SETUP named a track of this mount. */
   private sessionsOn(path: string, since = 0): Set<string> {
     const mount = normalisePath(path);

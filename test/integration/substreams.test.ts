@@ -3,7 +3,8 @@
  * the smallest H.264 stream at least as large as it asked for (else the largest H.264 one), only the
  * chosen stream's RTSP session is opened, and snapshots prefer a stream that is already live.
  * Each camera is one fixture process serving its main stream and, from a second encoder, its
- * substream on a second mount; sessions are counted per mount.
+ * substream on a second mount; streams pulled (RTSP PLAY) are counted per mount. The health
+ * probe's SETUP + TEARDOWN transport check on the main stream is not a stream pulled.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -34,6 +35,7 @@ describe('main stream + substreams', () => {
         cameras: [
           { id: 'hevc-main', name: 'HEVC Main', source: hevc.url, substreams: [{ name: 'sub', source: hevc.subUrl }] },
           { id: 'avc-main', name: 'AVC Main', source: avc.url, substreams: [{ name: 'sub', source: avc.subUrl }] },
+          { id: 'avc-tx', name: 'AVC Transcode', source: avc.url, substreams: [{ name: 'sub', source: avc.subUrl }], video: { mode: 'transcode', maxBitrate: 600 } },
         ],
       },
     });
@@ -99,9 +101,9 @@ describe('main stream + substreams', () => {
     assert.deepEqual(await jpegInfo(live.jpeg).then((i) => [i.width, i.height]), [1280, 720]);
     await large.stream.stop();
 
-    assert.equal(hevc.sessionsOpened(mark, hevc.path), 0, 'the H.265 main had no RTSP session');
-    assert.ok(hevc.sessionsOpened(mark, hevc.subPath) >= 1, 'the sub was opened');
-    t.diagnostic(`sub sessions: ${hevc.sessionsOpened(mark, hevc.subPath)}`);
+    assert.equal(hevc.sessionsPlayed(hevc.path, mark), 0, 'the H.265 main had no RTSP session');
+    assert.ok(hevc.sessionsPlayed(hevc.subPath, mark) >= 1, 'the sub was opened');
+    t.diagnostic(`sub sessions: ${hevc.sessionsPlayed(hevc.subPath, mark)}`);
   });
 
   it('H.265 main + H.264 sub: a snapshot with nothing live comes from the smallest stream covering it (the H.265 main for 1920x1080)', async (t) => {
@@ -122,8 +124,8 @@ describe('main stream + substreams', () => {
     assert.ok(snap);
     assert.ok(hb.logs.slice(from).some((l) => /HEVC Main: snapshot 1920x1080 in \d+ ms/.test(l)), 'a live picture, not the fallback');
     assert.deepEqual(await jpegInfo(snap.jpeg).then((i) => [i.width, i.height]), [1920, 1080]);
-    assert.ok(hevc.sessionsOpened(mark, hevc.path) >= 1, 'the main stream was opened for the snapshot');
-    assert.equal(hevc.sessionsOpened(mark, hevc.subPath), 0, 'the sub was not');
+    assert.ok(hevc.sessionsPlayed(hevc.path, mark) >= 1, 'the main stream was opened for the snapshot');
+    assert.equal(hevc.sessionsPlayed(hevc.subPath, mark), 0, 'the sub was not');
   });
 
   it('H.264 main + H.264 sub: 1280x720 copies the main, 320x240 copies the sub, a snapshot meanwhile reuses the live sub', async (t) => {
@@ -135,8 +137,8 @@ describe('main stream + substreams', () => {
     assert.deepEqual([big.decoded.width, big.decoded.height], [1280, 720]);
     assert.equal(big.decoded.errors, '', 'no decoder errors');
     assert.match(big.line, /copy, sent from Node; stream main 1280x720 H\.264: the smallest H\.264 stream at least 1280x720/);
-    assert.equal(avc.sessionsOpened(mark, avc.path), 1);
-    assert.equal(avc.sessionsOpened(mark, avc.subPath), 0, 'the sub was not opened');
+    assert.equal(avc.sessionsPlayed(avc.path, mark), 1);
+    assert.equal(avc.sessionsPlayed(avc.subPath, mark), 0, 'the sub was not opened');
     await big.stream.stop();
     await idle(avc);
 
@@ -147,15 +149,29 @@ describe('main stream + substreams', () => {
     assert.equal(watchSize.decoded.errors, '', 'no decoder errors');
     assert.match(watchSize.line, /copy, sent from Node; stream sub 640x360 H\.264: the smallest H\.264 stream at least 320x240/);
     assert.equal(transcoders(), 0, 'no transcoding FFmpeg');
-    assert.equal(avc.sessionsOpened(mark, avc.subPath), 1);
+    assert.equal(avc.sessionsPlayed(avc.subPath, mark), 1);
 
     const snapMark = avc.mark();
     const snap = await client.snapshot(640, 360);
     assert.deepEqual(await jpegInfo(snap.jpeg).then((i) => [i.width, i.height]), [640, 360]);
-    assert.equal(avc.sessionsOpened(snapMark, avc.subPath), 0, 'the snapshot used the live sub (no new RTSP session)');
-    assert.equal(avc.sessionsOpened(snapMark, avc.path), 0, 'nor the main');
-    assert.equal(avc.sessionsOpened(mark, avc.path), 0, 'the main was never opened while the sub was watched');
+    assert.equal(avc.sessionsPlayed(avc.subPath, snapMark), 0, 'the snapshot used the live sub (no new RTSP session)');
+    assert.equal(avc.sessionsPlayed(avc.path, snapMark), 0, 'nor the main');
+    assert.equal(avc.sessionsPlayed(avc.path, mark), 0, 'the main was never opened while the sub was watched');
     await watchSize.stream.stop();
+  });
+
+  it('video.mode transcode: a transcode of the best (largest) stream at the requested size', async (t) => {
+    const client = await pairWith('AVC Transcode');
+    await idle(avc);
+    const mark = avc.mark();
+    const tx = await watch(client, 640, 360);
+    t.diagnostic(`640x360 request: ${tx.decoded.frames} frames ${tx.decoded.width}x${tx.decoded.height}; ${tx.line}`);
+    assert.deepEqual([tx.decoded.width, tx.decoded.height], [640, 360]);
+    assert.equal(tx.decoded.errors, '', 'no decoder errors');
+    assert.match(tx.line, /stream started \(transcode libx264 640x360.*stream main 1280x720 H\.264: video mode is transcode/);
+    assert.equal(avc.sessionsPlayed(avc.path, mark), 1);
+    assert.equal(avc.sessionsPlayed(avc.subPath, mark), 0, 'the sub was not opened');
+    await tx.stream.stop();
   });
 
   it('teardown: every feed lingers out, no FFmpeg is left and no camera session stays open', async () => {
