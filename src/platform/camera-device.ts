@@ -17,6 +17,8 @@ import { recordingOptions } from '../recording/recording-options.js';
 import type { RecordingState } from '../recording/recording-state.js';
 import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
+import type { SnapshotSlots } from '../snapshot/snapshot-limiter.js';
+import type { PlaceholderImages } from '../snapshot/placeholder-images.js';
 import { CameraStreams, type StreamProbeInfo, type StreamSpec } from '../source/camera-streams.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
@@ -46,6 +48,10 @@ export interface CameraDeviceInit {
   redact: (text: string) => string;
   observer: CameraObserver;
   version: string;
+  /** This camera's share of the platform-wide snapshot FFmpeg cap. */
+  snapshotSlots?: SnapshotSlots;
+  /** The platform's "no picture" JPEGs, shared by every camera. */
+  placeholders?: PlaceholderImages;
 }
 
 export class CameraDevice {
@@ -108,6 +114,8 @@ export class CameraDevice {
       cameraDown: () => init.observer.cameraDown(),
       freshMs: TIMINGS.snapshotFreshMs,
       budgetMs: TIMINGS.snapshotBudgetMs,
+      slots: init.snapshotSlots,
+      placeholders: init.placeholders,
     });
     this.delegate = new StreamingDelegate({
       api: hap,

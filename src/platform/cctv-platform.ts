@@ -3,6 +3,7 @@
  * once, then reconciles HomeKit accessories with the configured cameras. Nothing here throws into
  * Homebridge: every failure is logged once with the camera it concerns.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig as HbPlatformConfig } from 'homebridge';
 import type { CameraConfig, ConfigIssue, PlatformConfig } from '../config/config-types.js';
@@ -16,8 +17,11 @@ import { CameraDevice } from './camera-device.js';
 import { pluginLog } from './plugin-log.js';
 import { PlatformHealth } from './platform-health.js';
 import { statusFilePath } from '../ui/status-file.js';
+import { findChildBridge } from './child-bridge.js';
 import { instanceId } from './instance-id.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
+import { SnapshotLimiter } from '../snapshot/snapshot-limiter.js';
+import { PlaceholderImages } from '../snapshot/placeholder-images.js';
 
 const PACKAGE = readPackage();
 const VERSION = PACKAGE.version;
@@ -25,13 +29,16 @@ const VERSION = PACKAGE.version;
 export class CctvPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
   private readonly devices = new Map<string, CameraDevice>();
+  /** One cap on snapshot FFmpegs for all cameras: the Home app polls every tile at once. */
+  private readonly snapshotLimiter = new SnapshotLimiter();
+  private placeholderImages: PlaceholderImages | undefined;
   private readonly config: PlatformConfig | undefined;
   private readonly redact: (text: string) => string;
   private readonly log: Log;
   private health: PlatformHealth | undefined;
   private shuttingDown = false;
-  /** Tells instances sharing a storage dir apart: a child bridge's username, else "main". */
-  private readonly bridgeKey: string;
+  /** The child bridge this instance runs on (its `_bridge.username`), undefined on the main bridge. */
+  private readonly childBridge: string | undefined;
 
   constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
     const { config, issues } = resolveConfig(rawConfig ?? {});
@@ -48,8 +55,15 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       this.log.info('no cameras configured; the plugin stays idle');
     }
     this.config = config;
-    const bridge = (rawConfig as { _bridge?: { username?: unknown } } | undefined)?._bridge;
-    this.bridgeKey = typeof bridge?.username === 'string' ? bridge.username : 'main';
+    const bridge = findChildBridge(rawConfig, api.user.configPath());
+    if (bridge.kind === 'unknown') {
+      // Still one stable id per block, from its settings (it changes when they do).
+      this.childBridge = `child-${createHash('sha256').update(JSON.stringify(rawConfig ?? {})).digest('hex').slice(0, 12)}`;
+      this.log.warn(`child bridge not identified (${bridge.why}); its MQTT instance id and status file are keyed by its settings`);
+    } else {
+      this.childBridge = bridge.kind === 'child' ? bridge.username : undefined;
+    }
+    if (this.childBridge) this.log.debug(`running on child bridge ${this.childBridge}`);
     api.on('didFinishLaunching', () => {
       fireAndForget(this.log, 'start-up', () => this.launch());
     });
@@ -112,9 +126,9 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       logFor: (camera) => this.cameraLog(camera),
       devices: this.devices,
       version: VERSION,
-      statusPath: statusFilePath(this.api.user.storagePath()),
+      statusPath: statusFilePath(this.api.user.storagePath(), this.childBridge),
       ...(PACKAGE.homepage ? { homepage: PACKAGE.homepage } : {}),
-      instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.bridgeKey, log: this.log }) : '',
+      instanceId: config.mqtt ? instanceId({ storagePath: this.api.user.storagePath(), key: this.childBridge ?? 'main', log: this.log }) : '',
     });
     this.health = health;
     for (const camera of config.cameras) {
@@ -125,6 +139,11 @@ export class CctvPlatform implements DynamicPlatformPlugin {
       }
     }
     health.start();
+  }
+
+  private placeholders(ffmpegPath: string): PlaceholderImages {
+    this.placeholderImages ??= new PlaceholderImages(ffmpegPath);
+    return this.placeholderImages;
   }
 
   private cameraLog(camera: CameraConfig): Log {
@@ -158,6 +177,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
     const device = new CameraDevice({
       api: this.api, accessory, camera, ffmpegPath: caps.path, encoders: caps.encoders, ffmpegFeatures: caps.features,
       lingerMs: (this.config?.sourceLingerSeconds ?? 30) * 1000, log, redact: this.redact, observer, version: VERSION,
+      snapshotSlots: this.snapshotLimiter.forCamera(camera.id), placeholders: this.placeholders(caps.path),
     });
     this.devices.set(camera.id, device);
     if (camera.unbridge) {

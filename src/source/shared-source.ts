@@ -2,15 +2,18 @@
  * One upstream RTSP session per camera, shared by every viewer and snapshot (cheap cameras allow one
  * or two sessions and corrupt the stream when more connect). Reference-counted: the first hold starts
  * FFmpeg, the last release lets it linger, then stops it. A generation counter makes sure output or
- * exits from a stopped upstream never leak into the next one.
+ * exits from a stopped upstream never leak into the next one. An idle stop retires its FFmpeg at
+ * once (cache and stream info cleared): a hold that arrives while it dies gets a fresh feed started
+ * when it is gone, never the dying one's pictures or its exit (feed-lifecycle.ts).
  */
 import type { Writable } from 'node:stream';
 import type { Log } from '../logging.js';
 import { sourceArgs, type SourceArgsOptions } from '../ffmpeg/args/source-args.js';
 import { classifyFailure, failureHint, type FailureReason } from '../ffmpeg/failure-reason.js';
-import { FfmpegProcess } from '../ffmpeg/ffmpeg-process.js';
+import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { FeedConsumer } from './feed-consumer.js';
+import { planFeedExit } from './feed-lifecycle.js';
 import { streamInfoSettled, type FeedStreamInfo } from './feed-stream-info.js';
 import { GopCache, type GopSnapshot } from './gop-cache.js';
 import { MpegTsIndexer } from './mpegts-indexer.js';
@@ -74,7 +77,10 @@ const STATS_INTERVAL_MS = 2000;
 
 export class SharedSource {
   private holds = 0;
+  /** The FFmpeg that feeds consumers. */
   private upstream: FfmpegProcess | undefined;
+  /** An FFmpeg an idle stop (or close) was issued to: it feeds nobody; the next start waits for its exit. */
+  private retiring: FfmpegProcess | undefined;
   private generation = 0;
   private indexer = new MpegTsIndexer();
   private readonly cache = new GopCache();
@@ -112,6 +118,11 @@ export class SharedSource {
 
   get running(): boolean {
     return this.upstream !== undefined;
+  }
+
+  /** A stop of the previous feed is in flight; a hold now starts the next feed once it is gone. */
+  get stopping(): boolean {
+    return this.retiring !== undefined;
   }
 
   get live(): boolean {
@@ -213,7 +224,8 @@ export class SharedSource {
    */
   async waitForStreamInfo(maxWaitMs: number, signal?: AbortSignal): Promise<FeedStreamInfo> {
     const until = this.now() + maxWaitMs;
-    while (!streamInfoSettled(this.indexer.info) && this.now() < until && !signal?.aborted && this.upstream) {
+    // A retiring feed counts as coming: a hold taken while it dies is fed by the next one.
+    while (!streamInfoSettled(this.indexer.info) && this.now() < until && !signal?.aborted && (this.upstream || this.retiring)) {
       await new Promise((resolve) => setTimeout(resolve, 40));
     }
     return this.indexer.info;
@@ -251,7 +263,7 @@ export class SharedSource {
   }
 
   private ensureRunning(): void {
-    if (this.closed || this.upstream || this.restartTimer) return;
+    if (this.closed || this.upstream || this.retiring || this.restartTimer) return;
     this.start();
   }
 
@@ -287,35 +299,43 @@ export class SharedSource {
     });
     this.upstream = proc;
     proc.stdout?.on('data', (chunk: Buffer) => {
-      if (generation === this.generation) this.onData(chunk);
+      // Not after it was retired either: what a dying FFmpeg still flushes belongs to no consumer.
+      if (generation === this.generation && this.upstream === proc) this.onData(chunk);
     });
     this.watchdog = setInterval(() => this.checkFlow(generation), 1000);
     this.watchdog.unref();
-    fireAndForget(this.init.log, 'camera feed exit handling', proc.exited.then((exit) => {
-      if (generation !== this.generation) return;
+    fireAndForget(this.init.log, 'camera feed exit handling', proc.exited.then((exit) => this.onExit(proc, generation, exit)));
+  }
+
+  private onExit(proc: FfmpegProcess, generation: number, exit: FfmpegExit): void {
+    const retired = this.retiring === proc;
+    if (retired) {
+      this.retiring = undefined;
+    } else {
+      if (generation !== this.generation || this.upstream !== proc) return;
       clearInterval(this.watchdog);
       this.upstream = undefined;
-      const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
-      const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
-      this.login?.end(reason === 'unauthorized' ? 'rejected' : 'unknown');
-      this.login = undefined;
-      const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
-      const hint = expected ? undefined : failureHint(reason as FailureReason);
-      const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${hint ? `; ${hint}` : ''}${detail ? `: ${detail}` : ''}`;
-      this.emit({ type: 'ended', failed: !expected, reason, message });
       this.cache.clear();
       this.history?.clear();
+    }
+    const expected = exit.stopReason === 'idle' || exit.stopReason === 'closed';
+    const reason = expected ? (exit.stopReason as 'idle' | 'closed') : exit.stopReason === 'stalled' ? 'stalled' : classifyFailure(exit.stderr);
+    this.login?.end(reason === 'unauthorized' ? 'rejected' : 'unknown');
+    this.login = undefined;
+    const detail = exit.stderr.slice(-3).map((l) => this.init.redact(l)).join(' | ');
+    const hint = expected ? undefined : failureHint(reason as FailureReason);
+    const message = expected ? `stopped (${reason})` : `camera feed ended (${reason})${hint ? `; ${hint}` : ''}${detail ? `: ${detail}` : ''}`;
+    this.emit({ type: 'ended', failed: !expected, reason, message });
+    const plan = planFeedExit({ retired, failed: !expected, closed: this.closed, holds: this.holds });
+    if (plan.endAttached) {
       for (const waiter of [...this.waiters]) waiter.reject(new SourceError(expected ? 'closed' : reason as FailureReason, message));
       for (const [consumer, onEnd] of [...this.consumers]) {
         this.consumers.delete(consumer);
         onEnd(message);
       }
-      // A hold that arrived while an idle stop was in flight needs a fresh start now.
-      if (!this.closed && this.holds > 0) {
-        if (expected) this.start();
-        else this.scheduleRestart();
-      }
-    }));
+    }
+    if (plan.next === 'start') this.start();
+    else if (plan.next === 'backoff') this.scheduleRestart();
   }
 
   private onData(chunk: Buffer): void {
@@ -388,8 +408,26 @@ export class SharedSource {
 
   private async stopUpstream(reason: Extract<TeardownReason, 'idle' | 'closed'>): Promise<void> {
     const proc = this.upstream;
-    if (!proc) return;
+    if (!proc) {
+      await this.retiring?.exited;
+      return;
+    }
+    this.retire(proc);
+    this.init.log.debug(`camera feed stopping (${reason})`);
     await proc.stop(reason);
+  }
+
+  /**
+   * From the moment its stop is issued the FFmpeg feeds nobody: a hold that arrives now must neither
+   * start from its GOP nor be ended by its exit, so its cache and stream info go with it.
+   */
+  private retire(proc: FfmpegProcess): void {
+    this.upstream = undefined;
+    this.retiring = proc;
+    clearInterval(this.watchdog);
+    this.indexer = new MpegTsIndexer();
+    this.cache.clear();
+    this.history?.clear();
   }
 
   private emit(event: SourceEvent): void {

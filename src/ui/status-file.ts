@@ -25,8 +25,19 @@ export interface StatusDocument {
   cameras: Record<string, CameraStatus>;
 }
 
-export function statusFilePath(storagePath: string): string {
-  return join(storagePath, 'homebridge-cctv', 'status.json');
+/**
+ * `status.json` for the main bridge; a child bridge (`_bridge.username`) writes its own file, since
+ * the main bridge and child bridges share the storage dir and would overwrite each other's cameras.
+ */
+export function statusFilePath(storagePath: string, childBridgeUsername?: string): string {
+  const name = childBridgeUsername ? `status-${childBridgeUsername.replace(/[^0-9A-Za-z]/g, '').toUpperCase()}.json` : 'status.json';
+  return join(storagePath, 'homebridge-cctv', name);
+}
+
+/** The `_bridge.username` of a platform block, when it runs on a child bridge. */
+export function childBridgeUsername(block: unknown): string | undefined {
+  const bridge = (block as { _bridge?: { username?: unknown } } | null | undefined)?._bridge;
+  return typeof bridge?.username === 'string' && bridge.username !== '' ? bridge.username : undefined;
 }
 
 /** The status document, or null when there is none or it is not ours (never throws). */

@@ -17,7 +17,7 @@ import { probeRtsp } from '../health/rtsp-probe.js';
 import type { HealthPayload } from '../mqtt/payloads.js';
 import { PLATFORM_NAME } from '../settings.js';
 import { explainConnection, type ConnectionVerdict, type SnapshotOutcome } from './connection-verdict.js';
-import { readStatusFile, statusFilePath } from './status-file.js';
+import { childBridgeUsername, readStatusFile, statusFilePath } from './status-file.js';
 
 export interface UiRequestsInit {
   storagePath: string;
@@ -78,7 +78,7 @@ export class UiRequests {
   constructor(private readonly init: UiRequestsInit) {}
 
   /** The platform block as saved now (the page may hold unsaved edits; those come in requests). */
-  private platformConfig(): { config: PlatformConfig; secrets: string[] } {
+  private platformConfig(): { config: PlatformConfig; secrets: string[]; childBridge: string | undefined } {
     let raw: unknown;
     try {
       const file = JSON.parse(readFileSync(this.init.configPath, 'utf8')) as { platforms?: unknown };
@@ -87,12 +87,12 @@ export class UiRequests {
       raw = undefined;
     }
     const { config } = resolveConfig(raw ?? {});
-    return { config, secrets: secretsOf(config) };
+    return { config, secrets: secretsOf(config), childBridge: childBridgeUsername(raw) };
   }
 
   status(): DashboardStatus {
-    const { config, secrets } = this.platformConfig();
-    const doc = readStatusFile(statusFilePath(this.init.storagePath));
+    const { config, secrets, childBridge } = this.platformConfig();
+    const doc = readStatusFile(statusFilePath(this.init.storagePath, childBridge));
     const cameras = config.cameras.map((camera) => ({
       id: camera.id,
       name: camera.name,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from './free-port.js';
+import { resolveExecutable } from './mosquitto.js';
 import { isRunning, killOnExit, terminate } from './processes.js';
 import { waitFor } from './wait.js';
 
@@ -34,14 +35,21 @@ export interface HomebridgeOptions {
   /** Bind HAP and mDNS to loopback (default true; the machine must never advertise on the LAN). */
   loopback?: boolean;
   startTimeoutMs?: number;
-  /** Print Homebridge's output as it arrives (the demo), keeping only a bounded tail in memory. */
+  /**
+   * Print Homebridge's output as it arrives (the demo), stdout to stdout and stderr (its warnings
+   * and errors) to stderr, keeping only a bounded tail in memory.
+   */
   echo?: boolean;
+  /**
+   * Its own process group (the demo), so a terminal's Ctrl-C reaches only the caller, which stops
+   * Homebridge first and the broker and camera after it. It still dies with the caller (pdeathsig).
+   */
+  detached?: boolean;
   bridgeName?: string;
 }
 
 export class Homebridge {
   readonly logs: string[] = [];
-  private partial = '';
 
   private constructor(
     readonly storageDir: string,
@@ -50,18 +58,21 @@ export class Homebridge {
     private readonly ownsStorage: boolean,
     echo: boolean,
   ) {
-    const onData = (chunk: Buffer): void => {
-      const text = this.partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (echo) process.stdout.write(`${line}\n`);
-        this.logs.push(stripAnsi(line));
-      }
-      if (echo && this.logs.length > 5000) this.logs.splice(0, this.logs.length - 1000);
+    const reader = (out: NodeJS.WriteStream): ((chunk: Buffer) => void) => {
+      let partial = '';
+      return (chunk) => {
+        const text = partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (echo) out.write(`${line}\n`);
+          this.logs.push(stripAnsi(line));
+        }
+        if (echo && this.logs.length > 5000) this.logs.splice(0, this.logs.length - 1000);
+      };
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    child.stdout?.on('data', reader(process.stdout));
+    child.stderr?.on('data', reader(process.stderr));
   }
 
   static async start(o: HomebridgeOptions): Promise<Homebridge> {
@@ -88,7 +99,11 @@ export class Homebridge {
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     const args = [HOMEBRIDGE_BIN, '-U', storageDir, '-P', o.pluginPath ?? REPO_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(o.debug ? ['-D'] : [])];
     const node = loopback ? ['--import', LOOPBACK_PRELOAD] : [];
-    const child = spawn(process.execPath, [...node, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    // setpriv sets PR_SET_PDEATHSIG and execs node (same pid): a detached Homebridge is out of reach
+    // of the terminal's signals, so it must still go when its parent dies.
+    const setpriv = o.detached ? resolveExecutable('setpriv') : undefined;
+    const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'TERM', process.execPath, ...node, ...args]] : [process.execPath, [...node, ...args]];
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' }, detached: o.detached ?? false });
     killOnExit(child);
     const hb = new Homebridge(storageDir, bridgePort, child, ownsStorage, o.echo ?? false);
     await hb.waitForLog(/Homebridge v?[\d.]+.*is running on port \d+|is running on port \d+/, o.startTimeoutMs ?? 30_000);

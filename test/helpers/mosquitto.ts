@@ -19,6 +19,8 @@ export interface MosquittoOptions {
   port?: number;
   /** Bound on accepting TCP connections (default 10 s). */
   startTimeoutMs?: number;
+  /** Its own process group (the demo): a terminal's Ctrl-C must not reach it before Homebridge stops. */
+  detached?: boolean;
 }
 
 /** Find an executable on PATH or in the sbin directories (Debian puts mosquitto in /usr/sbin). */
@@ -53,7 +55,7 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private logText = '';
 
-  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number) {
+  private constructor(port: number, users: Record<string, string> | undefined, startTimeoutMs: number, private readonly detached = false) {
     this.port = port;
     this.users = users;
     this.startTimeoutMs = startTimeoutMs;
@@ -65,7 +67,7 @@ export class Mosquitto {
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const port = options.port ?? (await freePort('tcp'));
     const users = options.users !== undefined && Object.keys(options.users).length > 0 ? { ...options.users } : undefined;
-    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000);
+    const broker = new Mosquitto(port, users, options.startTimeoutMs ?? 10_000, options.detached);
     try {
       await broker.writeConfig();
       await broker.launch();
@@ -161,7 +163,7 @@ export class Mosquitto {
     const [file, args] = setpriv !== undefined
       ? [setpriv, ['--pdeathsig', 'KILL', bin, '-c', this.configFile]]
       : [bin, ['-c', this.configFile]];
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
     this.child = child;
     killOnExit(child);
     for (const stream of [child.stdout, child.stderr]) {

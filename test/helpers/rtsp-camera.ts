@@ -42,6 +42,11 @@ export interface RtspCameraOptions {
   stamp?: boolean;
   /** Bound on reaching "ready" (default 15 s). */
   startTimeoutMs?: number;
+  /**
+   * Its own process group (the demo): a terminal's Ctrl-C must not reach it before Homebridge
+   * stops. It still exits with its parent (EOF on its stdin).
+   */
+  detached?: boolean;
   // ---- connection options (conn helper) ----
   /** Refuse RTP over TCP: SETUP with an interleaved transport gets 461 Unsupported Transport. */
   udpOnly?: boolean;
@@ -369,7 +374,7 @@ export class RtspCamera {
     const run = ++this.runs;
     this.stderrText = '';
     // stdin is a pipe we never close: its EOF tells the camera we died.
-    const child = spawn(CAMERA_PYTHON, this.buildArgs(port), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(CAMERA_PYTHON, this.buildArgs(port), { stdio: ['pipe', 'pipe', 'pipe'], detached: this.options.detached ?? false });
     this.child = child;
     killOnExit(child);
     child.stderr?.setEncoding('utf8');

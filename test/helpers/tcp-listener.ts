@@ -143,6 +143,33 @@ export function udpSocketCount(pid: number): number {
   return count;
 }
 
+/**
+ * TCP listening sockets held by `pid`, as "address:port" (IPv4 dotted, IPv6 as "[hex]"), from /proc
+ * (Linux; same user or root). Proves a server bound loopback only.
+ */
+export function tcpListenAddresses(pid: number): string[] {
+  const inodes = new Set<string>();
+  const fs = processFs();
+  for (const fd of fs.readdir(`/proc/${pid}/fd`)) {
+    const target = fs.readlink(`/proc/${pid}/fd/${fd}`);
+    const match = target && /^socket:\[(\d+)\]$/.exec(target);
+    if (match?.[1]) inodes.add(match[1]);
+  }
+  const out: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = fs.read(table) ?? '';
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address(1) is HEXADDR:HEXPORT; st(3) 0A is LISTEN; inode is field 9.
+      if (fields[3] !== '0A' || !fields[9] || !inodes.has(fields[9])) continue;
+      const [addr = '', port = '0'] = (fields[1] ?? '').split(':');
+      const ip = addr.length === 8 ? (addr.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.') : `[${addr}]`;
+      out.push(`${ip}:${parseInt(port, 16)}`);
+    }
+  }
+  return out;
+}
+
 function processFs(): { readdir: (p: string) => string[]; readlink: (p: string) => string | undefined; read: (p: string) => string | undefined } {
   return {
     readdir: (p) => {

@@ -135,6 +135,30 @@ describe('status file and request handlers', () => {
     assert.match(status.cameras[0]!.health!.lastError!, /admin:\*\*\*@127\.0\.0\.1/);
   });
 
+  it('status of a platform block on a child bridge reads that bridge\'s own file, not the main bridge\'s', () => {
+    const child = mkdtempSync(join(tmpdir(), 'cctv-ui-child-'));
+    try {
+      const childConfig = join(child, 'config.json');
+      writeFileSync(childConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', _bridge: { username: '0e:11:22:33:44:55', port: 1 }, cameras: [
+        { id: 'a', name: 'A', source: 'rtsp://127.0.0.1:1/x' },
+      ] }] }));
+      assert.equal(statusFilePath(child, '0e:11:22:33:44:55'), join(child, 'homebridge-cctv', 'status-0E1122334455.json'));
+      const health = { state: 'offline', health: 'offline', reason: 'unreachable', since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null, bitrateKbps: null, restarts: 0, consecutiveFailures: 0, lastError: null, timeToFirstFrameMs: null } as const;
+      const main = new StatusFile({ path: statusFilePath(child), pluginVersion: '1', onError: assert.fail });
+      main.update('a', { name: 'A', health: { ...health, state: 'online', health: 'online', reason: null } });
+      main.close();
+      const own = new StatusFile({ path: statusFilePath(child, '0e:11:22:33:44:55'), pluginVersion: '1', onError: assert.fail });
+      own.update('a', { name: 'A', health });
+      own.close();
+      const requests = new UiRequests({ storagePath: child, configPath: childConfig });
+      const status = requests.status();
+      requests.close();
+      assert.deepEqual(status.cameras.map((c) => c.health?.state ?? null), ['offline']);
+    } finally {
+      rmSync(child, { recursive: true, force: true });
+    }
+  });
+
   it('testConnection: an incomplete entry names the fields; an unreachable camera says so, password masked', async () => {
     const requests = new UiRequests({ storagePath: dir, configPath, probeTimeoutMs: 2000 });
     const incomplete = await requests.testConnection({ camera: { name: 'Half', source: `rtsp://admin:${PASSWORD}@` } });
