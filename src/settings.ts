@@ -19,6 +19,11 @@ export const TIMINGS = {
   snapshotBudgetMs: 4_500,
   /** Repeated snapshot polls within this window get the same picture instead of a new FFmpeg. */
   snapshotFreshMs: 1_000,
+  /**
+   * A viewer of a camera with substreams waits at most this long for the start-up probes of its
+   * streams (one DESCRIBE each) before choosing from what is known (main, or a size hint).
+   */
+  streamProbeWaitMs: 3_000,
   /** The feed is considered stalled after this long without bytes (then restarted). */
   stallMs: 5_000,
   /** Hard cap on one HomeKit Secure Video clip: hubs have been seen never closing a stream. */

@@ -20,10 +20,24 @@ export interface AudioConfig {
   codec: AudioCodecChoice;
 }
 
+/** One more stream of a camera (its substream); `source` of the camera stays the main stream. */
+export interface SubstreamConfig {
+  /** Unique per camera, never "main"; defaults to sub1, sub2, ... by position. */
+  name: string;
+  /** RTSP URL, with the camera's login added when it has none. */
+  source: string;
+  /** Size hint, used only until the stream's feed or probe has told its real size. */
+  width?: number;
+  height?: number;
+}
+
 export interface CameraConfig {
   id: string;
   name: string;
+  /** The main stream. */
   source: string;
+  /** Further streams; empty for a one-stream camera. */
+  substreams: SubstreamConfig[];
   snapshotSource?: string;
   rtspTransport: RtspTransport;
   unbridge: boolean;

@@ -4,7 +4,7 @@
  * Each camera is validated on its own so one bad entry never takes the others down.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig } from './config-types.js';
+import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig, SubstreamConfig } from './config-types.js';
 import { withCredentials } from './camera-credentials.js';
 import { redactUrlsInText } from './redact.js';
 import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS, type JsonSchema } from './schema.js';
@@ -18,6 +18,7 @@ interface Validators {
   platform: ValidateFunction;
   camera: ValidateFunction;
   mqtt: ValidateFunction;
+  substream: ValidateFunction;
   mqttDefaults: ReadonlyMap<string, unknown>;
   cameraKeys: Set<string>;
 }
@@ -34,6 +35,7 @@ function compile(): Validators {
     platform: ajv.compile(platformSchema()),
     camera: ajv.compile(camera),
     mqtt: ajv.compile(mqtt),
+    substream: ajv.compile(camera.properties?.substreams?.items ?? { type: 'object' }),
     mqttDefaults: defaultsOf(mqtt),
     cameraKeys: new Set(Object.keys(camera.properties ?? {})),
   };
@@ -171,6 +173,55 @@ export function mqttRequested(raw: unknown, defaults: ReadonlyMap<string, unknow
   return !onlyDefaults(raw, defaults);
 }
 
+/**
+ * A camera's substreams, each validated on its own: a bad entry is reported (as a warning naming its
+ * index and field) and left out, so the camera still starts with its main stream. Names default to
+ * sub1, sub2, ... by position; "main" and duplicates are refused. The camera's login is added to a
+ * URL without one, as for the main stream.
+ */
+/** As the schema's maxItems (checked here, per entry, not by the camera's schema). */
+const MAX_SUBSTREAMS = 4;
+
+function resolveSubstreams(raw: unknown, subject: string, validate: ValidateFunction, issues: ConfigIssue[], login: { username?: string; password?: string }): SubstreamConfig[] {
+  if (raw === undefined) return [];
+  const warn = (field: string, message: string): void => {
+    issues.push({ scope: 'camera', subject, field, message: `${message} (this substream is ignored)`, severity: 'warning' });
+  };
+  if (!Array.isArray(raw)) {
+    warn('substreams', 'must be an array');
+    return [];
+  }
+  const out: SubstreamConfig[] = [];
+  const names = new Set(['main']);
+  if (raw.length > MAX_SUBSTREAMS) warn(`substreams[${MAX_SUBSTREAMS}]`, `and later entries are too many: at most ${MAX_SUBSTREAMS} substreams`);
+  raw.slice(0, MAX_SUBSTREAMS).forEach((entry: unknown, index: number) => {
+    const prefix = `substreams[${index}]`;
+    // The settings form saves untouched fields as "" (and may save an empty row): defaults, not errors.
+    if (isObject(entry)) {
+      for (const key of Object.keys(entry)) if (entry[key] === '' || entry[key] === null) delete entry[key];
+      if (Object.keys(entry).length === 0) return;
+    }
+    if (!validate(entry)) {
+      for (const issue of toIssues(validate.errors, 'camera', subject, `${prefix}.`)) warn(issue.field, issue.message);
+      return;
+    }
+    const stream = entry as SubstreamConfig;
+    const name = stream.name ?? `sub${index + 1}`;
+    if (names.has(name.toLowerCase())) {
+      warn(`${prefix}.name`, `"${name}" is already used by another stream of this camera`);
+      return;
+    }
+    names.add(name.toLowerCase());
+    out.push({
+      name,
+      source: withCredentials(stream.source, login.username, login.password).url,
+      ...(stream.width !== undefined ? { width: stream.width } : {}),
+      ...(stream.height !== undefined ? { height: stream.height } : {}),
+    });
+  });
+  return out;
+}
+
 /** Resolve Homebridge's platform config. Never throws, whatever `raw` is. */
 export function resolveConfig(raw: unknown): ResolvedConfig {
   validators ??= compile();
@@ -219,6 +270,9 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       for (const key of tooDeep) issues.push({ scope: 'camera', subject, field: printable(key) || '""', message: TOO_DEEP, severity: 'error' });
       return;
     }
+    // Substreams are checked one by one below: a bad one is dropped, the camera keeps its main stream.
+    const rawSubstreams = camera.substreams;
+    delete camera.substreams;
     if (!v.camera(camera)) {
       issues.push(...toIssues(v.camera.errors, 'camera', subject));
       return;
@@ -242,6 +296,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       issues.push({ scope: 'camera', subject, field: 'username', message: 'and password are ignored: the RTSP URL already has credentials', severity: 'warning' });
     }
     resolved.source = credentials.url;
+    resolved.substreams = resolveSubstreams(rawSubstreams, subject, v.substream, issues, login);
     delete login.username;
     delete login.password;
     cameras.push(resolved);

@@ -29,10 +29,23 @@ const PREPARED_FEED_HOLD_MS = 5000;
 /** RECONFIGUREs closer together than this become one FFmpeg restart. */
 const RECONFIGURE_SETTLE_MS = 250;
 
+/** The shared feed a viewer watches, and the log note on which stream it is and why. */
+export interface SessionFeed {
+  source: SharedSource;
+  /** Empty for a one-stream camera. */
+  note: string;
+}
+
 export interface StreamSessionInit {
   id: string;
   ffmpegPath: string;
-  source: SharedSource;
+  /**
+   * One-stream camera: its feed, held from SetupEndpoints on so the camera connects while HomeKit
+   * negotiates. Undefined when the camera has substreams: the stream depends on the size START asks for.
+   */
+  source: SharedSource | undefined;
+  /** Picks the feed at the first START (called only when `source` is undefined). */
+  chooseFeed: (video: VideoRequest, signal: AbortSignal) => Promise<SessionFeed>;
   log: Log;
   redact: (text: string) => string;
   encoder: string;
@@ -41,10 +54,10 @@ export interface StreamSessionInit {
   /** Copy video: sent from Node (src/rtp, no process per viewer) or by a viewer FFmpeg (the old path). */
   copySender: 'node' | 'ffmpeg';
   /** Decided per start so an auto camera that failed copy transcodes from then on. */
-  mode: (video: VideoRequest) => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
+  mode: (video: VideoRequest, feed: SharedSource) => { mode: 'copy' | 'transcode'; why: string; auto: boolean };
   onCopyFailed: () => void;
   /** Audio to send, or why not (logged once per session). */
-  audio: (request: AudioRequest | undefined) => AudioRequest | { skip: string } | undefined;
+  audio: (request: AudioRequest | undefined, feed: SharedSource) => AudioRequest | { skip: string } | undefined;
   viewerTimeoutMs: number;
   startTimeoutMs: number;
   copyFallbackMs: number;
@@ -70,6 +83,8 @@ export class StreamSession {
   private feedLeaseTimer: NodeJS.Timeout | undefined;
   /** The feed is not H.264 (or Node cannot carry it): this session uses the FFmpeg copy path. */
   private ffmpegCopy = false;
+  /** The session's feed: from SetupEndpoints (one stream) or chosen at the first START; fixed for the session. */
+  private feed: SessionFeed | undefined;
   private attachment: FeedAttachment | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private startedAt = 0;
@@ -97,6 +112,8 @@ export class StreamSession {
     try {
       const audio = await RtcpReceiver.bind(target.localAddress, target.family, target.audioKeyAndSalt);
       const session = new StreamSession(deps, target, video, audio);
+      if (!deps.source) return session;
+      session.feed = { source: deps.source, note: '' };
       session.feedLease = deps.source.hold();
       session.feedLeaseTimer = setTimeout(() => {
         if (session.startedAt) return;
@@ -201,20 +218,32 @@ export class StreamSession {
     this.deps.onSelfEnded(reason);
   }
 
+  /** The feed in use; only called once launch() has chosen it. */
+  private get source(): SharedSource {
+    if (!this.feed) throw new Error('no feed chosen yet');
+    return this.feed.source;
+  }
+
   private async launch(): Promise<void> {
     if (!this.video) return;
-    const lease = this.deps.source.hold();
+    if (!this.feed) {
+      const feed = await this.deps.chooseFeed(this.video, this.controller.signal);
+      if (!this.active) return;
+      this.feed ??= feed;
+    }
+    const note = this.feed.note ? `${this.feed.note}; ` : '';
+    const lease = this.source.hold();
     try {
-      await this.deps.source.waitForGop(this.deps.startTimeoutMs, this.controller.signal);
+      await this.source.waitForGop(this.deps.startTimeoutMs, this.controller.signal);
       // Read after the wait: a RECONFIGURE that came meanwhile is applied, not lost.
       const video = this.video;
       if (!this.active) return;
       // The feed's SPS is in front of the keyframe just awaited; B-frame evidence may take a few pictures.
-      await this.deps.source.waitForStreamInfo(STREAM_INFO_WAIT_MS, this.controller.signal);
+      await this.source.waitForStreamInfo(STREAM_INFO_WAIT_MS, this.controller.signal);
       if (!this.active) return;
-      const decision = this.deps.mode(video);
+      const decision = this.deps.mode(video, this.source);
       this.mode = decision.mode;
-      const audioChoice = this.deps.audio(this.audio);
+      const audioChoice = this.deps.audio(this.audio, this.source);
       let audio: AudioOutput | undefined;
       let audioNote = 'no audio';
       if (audioChoice && 'skip' in audioChoice) {
@@ -229,12 +258,12 @@ export class StreamSession {
       }
       if (decision.mode === 'copy' && this.deps.copySender === 'node' && !this.ffmpegCopy) {
         this.startNodeCopy(video, audio, decision);
-        this.deps.log.info(`${this.deps.id}: stream started (copy, sent from Node; ${decision.why}; ${audioNote})`);
+        this.deps.log.info(`${this.deps.id}: stream started (copy, sent from Node; ${note}${decision.why}; ${audioNote})`);
         return;
       }
       this.copyVideo?.stop();
       this.copyVideo = undefined;
-      const gop = this.deps.source.currentGop();
+      const gop = this.source.currentGop();
       const out: VideoOutput = {
         mode: decision.mode,
         encoder: this.deps.encoder,
@@ -255,7 +284,7 @@ export class StreamSession {
       if (!this.active) return;
       this.spawn(streamArgs({ input: sharedFeedInputArgs(), video: this.viaRelay(out, relays.video), audio: audio && relays.audio ? this.viaRelay(audio, relays.audio) : audio, statsPeriod: this.deps.ffmpegFeatures?.statsPeriod }), decision);
       const what = decision.mode === 'copy' ? 'copy' : `transcode ${this.deps.encoder} ${video.width}x${video.height}@${video.fps}fps ${video.bitrateKbps} kbit/s`;
-      this.deps.log.info(`${this.deps.id}: stream started (${what}; ${decision.why}; ${audioNote})`);
+      this.deps.log.info(`${this.deps.id}: stream started (${what}; ${note}${decision.why}; ${audioNote})`);
     } finally {
       lease.release();
     }
@@ -281,7 +310,7 @@ export class StreamSession {
     };
     this.copyVideo = new CopyVideoViewer({
       id: this.deps.id,
-      source: this.deps.source,
+      source: this.source,
       sender,
       log: this.deps.log,
       signal: this.controller.signal,
@@ -347,7 +376,7 @@ export class StreamSession {
   private rideOutDrop(why: string): void {
     if (!this.active) return;
     this.deps.log.info(`${this.deps.id}: camera feed lost (${why}); holding the session for up to ${DROP_GRACE_MS / 1000} s`);
-    setImmediate(() => fireAndForget(this.deps.log, `${this.deps.id}: feed recovery`, waitForFeedBack(this.deps.source, DROP_GRACE_MS, this.controller.signal, why).then((outcome) => {
+    setImmediate(() => fireAndForget(this.deps.log, `${this.deps.id}: feed recovery`, waitForFeedBack(this.source, DROP_GRACE_MS, this.controller.signal, why).then((outcome) => {
       if (!this.active) return;
       if (!outcome.back) {
         this.selfEnd('feed-ended', outcome.reason);
@@ -375,7 +404,7 @@ export class StreamSession {
     this.ffmpeg = proc;
     const stdin = proc.stdin;
     if (!stdin) throw new Error('FFmpeg has no stdin');
-    this.attachment = this.deps.source.attach(this.deps.id, stdin, onFeedEnd);
+    this.attachment = this.source.attach(this.deps.id, stdin, onFeedEnd);
     // Swap only after the new one is attached, so a reconfigure never leaves the feed unheld.
     previous.attachment?.release();
     if (previous.ffmpeg) fireAndForget(this.deps.log, `${this.deps.id}: stopping the replaced FFmpeg`, previous.ffmpeg.stop('reconfigured'));

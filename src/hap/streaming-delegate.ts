@@ -12,6 +12,7 @@ import type { FfmpegFeatures } from '../ffmpeg/capabilities.js';
 import type { Log } from '../logging.js';
 import type { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SharedSource } from '../source/shared-source.js';
+import { MAIN_STREAM, type CameraStreams, type FeedPick } from '../source/camera-streams.js';
 import { chooseAudio } from './audio-choice.js';
 import { once } from './callback-once.js';
 import { hapEnums, type HapEnums } from './hap-enums.js';
@@ -38,7 +39,10 @@ export interface StreamingDelegateInit {
   ffmpegPath: string;
   encoders: ReadonlySet<string>;
   ffmpegFeatures?: FfmpegFeatures;
+  /** The main stream's feed. */
   source: SharedSource;
+  /** The camera's streams when it has substreams: each viewer's stream is then chosen at START. */
+  streams?: CameraStreams;
   snapshots: SnapshotService;
   log: Log;
   redact: (text: string) => string;
@@ -59,7 +63,8 @@ export class StreamingDelegate implements CameraStreamingDelegate {
   private readonly prepareTimers = new Map<string, NodeJS.Timeout>();
   /** Sessions whose SetupEndpoints is still being handled, and whether a STOP came for them meanwhile. */
   private readonly preparing = new Map<string, { stopped: boolean }>();
-  private copyFailed = false;
+  /** Streams whose copy gave no frames (auto mode): transcoded from then on. */
+  private readonly copyFailed = new Set<string>();
   private audioWarned = false;
   private closed = false;
 
@@ -126,25 +131,37 @@ export class StreamingDelegate implements CameraStreamingDelegate {
     if (old) await old.end('set-up-again');
     if (this.sessions.size >= this.init.camera.maxStreams) await this.evictOrphan();
 
+    const streams = this.init.streams?.multiple === true ? this.init.streams : undefined;
+    let pick: FeedPick | undefined;
     const session = await StreamSession.prepare({
       id: `[${request.sessionID.slice(0, 8)}]`,
       ffmpegPath: this.init.ffmpegPath,
-      source: this.init.source,
+      source: streams ? undefined : this.init.source,
+      chooseFeed: async (video, signal) => {
+        if (!streams) return { source: this.init.source, note: '' };
+        pick = await streams.viewerFeed({ width: video.width, height: video.height }, this.init.camera.video.mode, signal, this.copyFailed);
+        return { source: pick.source, note: pick.note };
+      },
       log: this.init.log,
       redact: this.init.redact,
       encoder: this.init.camera.video.encoder,
       copySender: this.init.camera.video.copySender,
       ffmpegFeatures: this.init.ffmpegFeatures,
-      mode: (video) => ({
+      mode: (video, feed) => ({
         ...chooseVideoMode({
-          configured: this.init.camera.video.mode, feed: this.init.source.streamInfo, probe: this.init.streamInfo(), copyFailedBefore: this.copyFailed,
+          configured: this.init.camera.video.mode,
+          feed: feed.streamInfo,
+          // The health probe describes the main stream; a substream has its own start-up probe.
+          probe: pick && pick.stream !== MAIN_STREAM ? pick.probe : this.init.streamInfo() ?? pick?.probe,
+          copyFailedBefore: this.copyFailed.has(pick?.stream ?? MAIN_STREAM),
           request: { width: video.width, height: video.height, profile: video.profile, level: video.level },
+          sizeChosen: pick?.sizeChosen === true,
         }),
         auto: this.init.camera.video.mode === 'auto',
       }),
-      onCopyFailed: () => { this.copyFailed = true; },
-      audio: (requested) => {
-        const choice = chooseAudio(this.init.camera.audio, requested, this.init.encoders, this.init.source.hasAudio);
+      onCopyFailed: () => { this.copyFailed.add(pick?.stream ?? MAIN_STREAM); },
+      audio: (requested, feed) => {
+        const choice = chooseAudio(this.init.camera.audio, requested, this.init.encoders, feed.hasAudio);
         if (choice && 'skip' in choice) {
           if (!this.audioWarned) this.init.log.warn(`audio dropped, video continues: ${choice.skip}`);
           this.audioWarned = true;

@@ -34,6 +34,11 @@ export interface ModeInputs {
   copyFailedBefore: boolean;
   /** Absent before START (nothing negotiated yet): size, profile and level are then not checked. */
   request?: NegotiatedVideo;
+  /**
+   * The stream was picked among the camera's substreams as the smallest H.264 one covering the
+   * request (stream-choice.ts): a picture larger than asked is then copied (HomeKit scales it).
+   */
+  sizeChosen?: boolean;
 }
 
 export type ModeDecision = { mode: 'copy' | 'transcode'; why: string };
@@ -81,7 +86,7 @@ export function chooseVideoMode(i: ModeInputs): ModeDecision {
   }
   if (sps && i.request) {
     const r = i.request;
-    if (sps.width > r.width || sps.height > r.height) {
+    if (!i.sizeChosen && (sps.width > r.width || sps.height > r.height)) {
       return { mode: 'transcode', why: `the feed is ${sps.width}x${sps.height}, larger than the ${r.width}x${r.height} HomeKit asked for` };
     }
     const rank = PROFILE_RANK[sps.profileIdc] ?? 0;

@@ -19,6 +19,7 @@ import { TIMINGS } from '../settings.js';
 import { SnapshotService } from '../snapshot/snapshot-service.js';
 import type { SnapshotSlots } from '../snapshot/snapshot-limiter.js';
 import type { PlaceholderImages } from '../snapshot/placeholder-images.js';
+import { CameraStreams, type StreamProbeInfo, type StreamSpec } from '../source/camera-streams.js';
 import { SharedSource, type SourceEvent } from '../source/shared-source.js';
 
 /** What the camera reports to its health monitor (platform-health.ts), and what it asks of it. */
@@ -56,7 +57,10 @@ export interface CameraDeviceInit {
 }
 
 export class CameraDevice {
+  /** The main stream's feed: prebuffer, recording and health stay on it. */
   readonly source: SharedSource;
+  /** Main + substreams; viewers and snapshots choose among them. */
+  readonly streams: CameraStreams;
   readonly snapshots: SnapshotService;
   readonly delegate: StreamingDelegate;
   readonly controller: CameraController;
@@ -79,20 +83,33 @@ export class CameraDevice {
       .setCharacteristic(hap.Characteristic.SerialNumber, camera.serialNumber ?? (camera.id.length >= 2 ? camera.id : `cctv-${camera.id}`))
       .setCharacteristic(hap.Characteristic.FirmwareRevision, init.version);
 
-    this.source = new SharedSource({
+    const feedFor = (url: string, feedLog: Log, onEvent: (event: SourceEvent) => void): SharedSource => new SharedSource({
       ffmpegPath: init.ffmpegPath,
-      args: { input: { url: camera.source, transport: camera.rtspTransport, timeoutOption: features.rtspSocketTimeout }, audio: camera.audio.enabled },
+      args: { input: { url, transport: camera.rtspTransport, timeoutOption: features.rtspSocketTimeout }, audio: camera.audio.enabled },
       lingerMs: init.lingerMs,
-      log,
+      log: feedLog,
       redact: init.redact,
       stallMs: TIMINGS.stallMs,
+      // One camera, one account: substream logins count against the same lockout.
       ...(init.observer.loginGate ? { loginGate: init.observer.loginGate } : {}),
-      onEvent: (event) => init.observer.sourceEvent(event),
+      onEvent,
+      // Damage seen on any of the camera's streams is evidence about the camera.
       onDecodeEvidence: (count) => init.observer.decodeEvidence(count),
+    });
+    this.source = feedFor(camera.source, log, (event) => init.observer.sourceEvent(event));
+    this.streams = new CameraStreams({
+      main: this.source,
+      mainUrl: camera.source,
+      substreams: camera.substreams.map((s) => ({ name: s.name, url: s.source, width: s.width, height: s.height })),
+      createSource: (spec) => this.substreamFeed(spec, feedFor),
+      probe: (url, signal) => this.probeStream(url, signal),
+      probeWaitMs: TIMINGS.streamProbeWaitMs,
+      log,
     });
     this.snapshots = new SnapshotService({
       ffmpegPath: init.ffmpegPath,
       source: this.source,
+      ...(this.streams.multiple ? { pickSource: (width: number, height: number) => this.streams.snapshotFeed(width, height) } : {}),
       snapshotUrl: camera.snapshotSource,
       rtspTransport: camera.rtspTransport,
       rtspTimeoutOption: features.rtspSocketTimeout,
@@ -112,6 +129,7 @@ export class CameraDevice {
       encoders: init.encoders,
       ffmpegFeatures: features,
       source: this.source,
+      streams: this.streams,
       snapshots: this.snapshots,
       log,
       redact: init.redact,
@@ -159,8 +177,48 @@ export class CameraDevice {
     // Restores cached recording services (and HAP-NodeJS replays the saved selection and Active).
     accessory.configureController(this.controller);
 
-    if (camera.audio.enabled) this.learnAudioCodec();
+    // A camera with substreams probes each stream once (sizes, codecs and audio for the chooser).
+    if (this.streams.multiple) fireAndForget(log, 'stream probes', this.streams.learn());
+    else if (camera.audio.enabled) this.learnAudioCodec();
     if (camera.prebuffer) this.prebufferLease = this.source.hold();
+  }
+
+  /** A substream's feed: health follows the main stream only, so its events are just logged. */
+  private substreamFeed(spec: StreamSpec, feedFor: (url: string, feedLog: Log, onEvent: (event: SourceEvent) => void) => SharedSource): SharedSource {
+    const log = this.init.log;
+    const prefixed: Log = {
+      info: (m) => log.info(`stream ${spec.name}: ${m}`),
+      warn: (m) => log.warn(`stream ${spec.name}: ${m}`),
+      error: (m) => log.error(`stream ${spec.name}: ${m}`),
+      debug: (m) => log.debug(`stream ${spec.name}: ${m}`),
+    };
+    return feedFor(spec.url, prefixed, (event) => {
+      if (event.type === 'ended' && event.failed) prefixed.warn(`camera feed ended (${event.reason}): ${event.message}`);
+      else if (event.type === 'first-keyframe') prefixed.debug(`first keyframe after ${event.ms} ms`);
+    });
+  }
+
+  /** One DESCRIBE through the camera's login gate (lockout-safe), for the stream chooser. */
+  private async probeStream(url: string, signal: AbortSignal): Promise<StreamProbeInfo | undefined> {
+    const ticket = this.init.observer.loginGate?.begin();
+    if (ticket && !ticket.ok) return undefined;
+    let result;
+    try {
+      result = await probeRtsp(url, { timeoutMs: 5000, signal });
+      ticket?.attempt.end(result.ok ? 'accepted' : result.reason === 'unauthorized' ? 'rejected' : 'unknown');
+    } finally {
+      ticket?.attempt.end('unknown');
+    }
+    if (!result.ok) {
+      this.init.log.debug(`stream probe failed (${result.reason}): ${this.init.redact(result.message)}`);
+      return undefined;
+    }
+    const video = result.video;
+    return {
+      codec: video.codec,
+      ...(video.sps ? { width: video.sps.width, height: video.sps.height } : video.width !== undefined && video.height !== undefined ? { width: video.width, height: video.height } : {}),
+      audioCodec: result.audio?.codec ?? 'none',
+    };
   }
 
   private recordingAudioActive(): boolean {
@@ -233,6 +291,6 @@ export class CameraDevice {
     this.snapshots.close();
     await this.recording?.close();
     await this.delegate.close();
-    await this.source.close();
+    await Promise.all([this.streams.close(), this.source.close()]);
   }
 }

@@ -43,7 +43,7 @@ export class CctvPlatform implements DynamicPlatformPlugin {
   constructor(private readonly hbLog: Logging, rawConfig: HbPlatformConfig | undefined, private readonly api: API) {
     const { config, issues } = resolveConfig(rawConfig ?? {});
     const secrets = [
-      ...config.cameras.flatMap((c) => [...secretsInUrl(c.source), ...(c.snapshotSource ? secretsInUrl(c.snapshotSource) : [])]),
+      ...config.cameras.flatMap((c) => [...secretsInUrl(c.source), ...c.substreams.flatMap((s) => secretsInUrl(s.source)), ...(c.snapshotSource ? secretsInUrl(c.snapshotSource) : [])]),
       ...(config.mqtt?.password ? [config.mqtt.password] : []),
       ...(config.mqtt ? secretsInUrl(config.mqtt.url) : []),
     ];

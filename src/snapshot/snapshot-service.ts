@@ -21,6 +21,8 @@ import { DEFAULT_DECODE_MS_PER_FRAME, learnDecodeCost, planSnapshot, SNAPSHOT_OV
 export interface SnapshotServiceInit {
   ffmpegPath: string;
   source: SharedSource;
+  /** A camera with substreams: the feed a snapshot of this size decodes (camera-streams.ts); default `source`. */
+  pickSource?: (width: number, height: number) => SharedSource;
   /** A separate JPEG or RTSP URL for snapshots, when the camera has one. */
   snapshotUrl?: string;
   rtspTransport: 'tcp' | 'udp';
@@ -127,14 +129,15 @@ export class SnapshotService {
   /** One deadline for the whole chain: waiting for a keyframe and decoding share the budget. */
   private async fromFeed(width: number, height: number): Promise<Buffer> {
     const deadline = this.now() + (this.init.budgetMs ?? 5000);
-    const lease = this.init.source.hold();
+    const source = this.init.pickSource?.(width, height) ?? this.init.source;
+    const lease = source.hold();
     try {
       // Leave the encode at least its fixed cost after a keyframe that arrives late.
-      const waited = await this.init.source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
+      const waited = await source.waitForGop(Math.max(1, deadline - this.now() - SNAPSHOT_OVERHEAD_MS), this.controller.signal);
       const slot = await this.slot(deadline);
       try {
         // Waiting for the slot may have taken a while: the GOP has grown meanwhile, take the newest.
-        const gop = this.init.source.currentGop() ?? waited;
+        const gop = source.currentGop() ?? waited;
         const remaining = deadline - this.now();
         const plan = planSnapshot(gop.frames, remaining, this.decodeMsPerFrame);
         if (plan.why === 'keyframe only') this.init.log.debug(`snapshot from the keyframe only: ${gop.frames} frames would not decode in ${Math.round(remaining)} ms`);

@@ -180,7 +180,7 @@ export class UiRequests {
     const camera = config.cameras[0];
     const rawSource = typeof (entry as { source?: unknown } | null)?.source === 'string' ? (entry as { source: string }).source : '';
     const rawPassword = (entry as { password?: unknown } | null)?.password;
-    const secrets = [...secretsOf(saved), ...secretsInUrl(rawSource), ...(typeof rawPassword === 'string' && rawPassword ? [rawPassword] : [])];
+    const secrets = [...secretsOf(saved), ...secretsOf(config), ...secretsInUrl(rawSource), ...(typeof rawPassword === 'string' && rawPassword ? [rawPassword] : [])];
     if (!camera) {
       const problems = issues.filter((i) => i.severity === 'error').map((i) => `${i.field}: ${i.message}`);
       return sanitize({
@@ -242,7 +242,7 @@ export class UiRequests {
 
 function secretsOf(config: PlatformConfig): string[] {
   return [
-    ...config.cameras.flatMap((c) => [...secretsInUrl(c.source), ...(c.snapshotSource ? secretsInUrl(c.snapshotSource) : [])]),
+    ...config.cameras.flatMap((c) => [...secretsInUrl(c.source), ...c.substreams.flatMap((s) => secretsInUrl(s.source)), ...(c.snapshotSource ? secretsInUrl(c.snapshotSource) : [])]),
     ...(config.mqtt?.password ? [config.mqtt.password] : []),
     ...(config.mqtt ? secretsInUrl(config.mqtt.url) : []),
   ];

@@ -62,6 +62,24 @@ export interface RtspCameraOptions {
   /** Codec of the `audio` track: G.711 A-law (default), mu-law, or AAC (mpeg4-generic, 16 kHz mono). */
   audioCodec?: 'pcma' | 'pcmu' | 'aac';
   // ---- end codec variants ----
+  // ---- substream (streams helper) ----
+  /** A second stream from its own encoder on a second mount (a camera's substream), same login. */
+  sub?: SubstreamOptions;
+  // ---- end substream ----
+}
+
+export interface SubstreamOptions {
+  /** Default '/sub'. */
+  path?: string;
+  /** Default 640x360. */
+  width?: number;
+  height?: number;
+  /** Default 'h264' (Baseline). */
+  codec?: 'h264' | 'h265';
+  /** Default: the main stream's fps. */
+  fps?: number;
+  /** kbit/s, default 300. */
+  bitrate?: number;
 }
 
 /** One JSON line printed by the camera. */
@@ -139,6 +157,17 @@ export class RtspCamera {
     return `${this.scheme}://127.0.0.1:${this.port}${this.path}`;
   }
 
+  /** The substream's URL (credentials included when auth is on); throws without `sub`. */
+  get subUrl(): string {
+    if (!this.options.sub) throw new Error('this camera has no substream');
+    // Every URL form ends with the main path.
+    return this.url.slice(0, -this.path.length) + this.subPath;
+  }
+
+  get subPath(): string {
+    return normalisePath(this.options.sub?.path ?? '/sub');
+  }
+
   urlWithCredentials(user: string, password: string): string {
     return `${this.scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}${this.path}`;
   }
@@ -167,9 +196,46 @@ export class RtspCamera {
     return this.count('request', (e) => method === undefined || e['method'] === method, since);
   }
 
-  /** RTSP sessions created (one per client that got through SETUP). */
-  sessionsOpened(since = 0): number {
-    return this.count('session', undefined, since);
+  /**
+   * RTSP sessions created (one per client that got through SETUP). With `path` (e.g. `camera.subPath`),
+   * only sessions whose SETUP was for that mount.
+   */
+  sessionsOpened(since = 0, path?: string): number {
+    if (path === undefined) return this.count('session', undefined, since);
+    return this.sessionsOn(path, since).size;
+  }
+
+  /**
+   * Sessions that started playing this mount (PLAY seen): streams actually pulled, not the health
+   * probe's SETUP + TEARDOWN transport check.
+   */
+  sessionsPlayed(path: string, since = 0): number {
+    const mount = normalisePath(path);
+    const ids = new Set<string>();
+    for (const e of this.eventsSince(since, 'request')) {
+      const p = e['path'];
+      if (e['method'] === 'PLAY' && typeof p === 'string' && typeof e['session'] === 'string' && (p === mount || p.startsWith(`${mount}/`))) ids.add(e['session']);
+    }
+    return ids.size;
+  }
+
+  /** Session ids whose SETUP named a track of this mount. */
+  private sessionsOn(path: string, since = 0): Set<string> {
+    const mount = normalisePath(path);
+    const ids = new Set<string>();
+    for (const e of this.eventsSince(since, 'request')) {
+      const p = e['path'];
+      if (e['method'] === 'SETUP' && typeof p === 'string' && typeof e['session'] === 'string' && (p === mount || p.startsWith(`${mount}/`))) ids.add(e['session']);
+    }
+    return ids;
+  }
+
+  /** Sessions of one mount still open (SETUP seen, no session-removed yet) in the current run. */
+  activeSessionsOn(path: string): number {
+    const firstOfRun = this.events.findIndex((e) => e.run === this.runs);
+    const since = firstOfRun < 0 ? this.events.length : firstOfRun;
+    const removed = new Set(this.eventsSince(since, 'session-removed').map((e) => String(e['id'])));
+    return [...this.sessionsOn(path, since)].filter((id) => !removed.has(id)).length;
   }
 
   /** Sessions currently open, as last reported by the camera. */
@@ -293,6 +359,14 @@ export class RtspCamera {
     if (o.profile !== undefined) args.push('--profile', o.profile);
     if (o.bframes !== undefined) args.push('--bframes', String(o.bframes));
     if (o.audioCodec !== undefined) args.push('--audio-codec', o.audioCodec);
+    // substream
+    if (o.sub !== undefined) {
+      args.push('--sub-path', this.subPath);
+      const sub: [string, number | string | undefined][] = [
+        ['--sub-width', o.sub.width], ['--sub-height', o.sub.height], ['--sub-codec', o.sub.codec], ['--sub-fps', o.sub.fps], ['--sub-bitrate', o.sub.bitrate],
+      ];
+      for (const [flag, value] of sub) if (value !== undefined) args.push(flag, String(value));
+    }
     return args;
   }
 

@@ -135,6 +135,11 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     const password = visible('Password (optional)');
     assert.equal(await password.getAttribute('type'), 'password');
     await password.fill('Yard-pw-5');
+    // A substream, from the Advanced section's list.
+    await page.getByText('Advanced', { exact: true }).filter({ visible: true }).first().click();
+    await page.getByRole('button', { name: /Substreams/ }).filter({ visible: true }).first().click();
+    await visible('Substream RTSP URL').fill('rtsp://192.0.2.10:554/stream2');
+    await visible('Substream name').fill('sub');
     await page.getByRole('button', { name: 'Save' }).click();
     const cameras = await waitFor(() => {
       const config = JSON.parse(readFileSync(join(hb.storageDir, 'config.json'), 'utf8')) as { platforms: { platform: string; cameras?: { id: string; name: string; source: string; password?: string }[] }[] };
@@ -156,5 +161,7 @@ describe('settings page in homebridge-config-ui-x + Chromium', () => {
     assert.equal(config.cameras[2]?.source, 'rtsp://yard:Yard-pw-5@192.0.2.10:554/stream1');
     assert.equal(config.mqtt?.url, broker.url);
     assert.equal(config.mqtt?.password, MQTT_PASSWORD);
+    assert.deepEqual(config.cameras[2]?.substreams, [{ name: 'sub', source: 'rtsp://yard:Yard-pw-5@192.0.2.10:554/stream2' }]);
+    assert.deepEqual(config.cameras[0]?.substreams, [], 'cameras without substreams stay that way');
   });
 });

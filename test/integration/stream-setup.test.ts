@@ -21,7 +21,7 @@ const lines: string[] = [];
 const log: Log = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m), debug: () => undefined };
 
 const camera: CameraConfig = {
-  id: 'c', name: 'C', source: 'rtsp://127.0.0.1:1/x', rtspTransport: 'tcp', unbridge: true, maxStreams: 1, prebuffer: false,
+  id: 'c', name: 'C', source: 'rtsp://127.0.0.1:1/x', substreams: [], rtspTransport: 'tcp', unbridge: true, maxStreams: 1, prebuffer: false,
   video: { mode: 'copy', maxWidth: 1920, maxHeight: 1080, maxFps: 30, maxBitrate: 2000, encoder: 'libx264', copySender: 'node' },
   audio: { enabled: false, codec: 'auto' }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5, recording: false,
 };

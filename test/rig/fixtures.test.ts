@@ -125,6 +125,25 @@ describe('RTSP camera fixture', () => {
     }
   });
 
+  it('serves an H.265 main and an H.264 substream from one process, behind the same login; sessions are counted per mount', async () => {
+    const cam = await RtspCamera.start({ codec: 'h265', width: 640, height: 360, fps: 5, user: 'admin', password: 'pw', sub: { width: 320, height: 180 } });
+    track(cam.pid);
+    try {
+      assert.match(cam.subUrl, /^rtsp:\/\/admin:pw@127\.0\.0\.1:\d+\/sub$/);
+      const mark = cam.mark();
+      assert.deepEqual(streamsOf(await probeStreams(cam.subUrl), cam), [{ codec_type: 'video', codec_name: 'h264', width: 320, height: 180 }]);
+      assert.equal(cam.sessionsOpened(mark, cam.subPath), 1);
+      assert.equal(cam.sessionsOpened(mark, cam.path), 0);
+      assert.deepEqual(streamsOf(await probeStreams(cam.url), cam), [{ codec_type: 'video', codec_name: 'hevc', width: 640, height: 360 }]);
+      assert.equal(cam.sessionsOpened(mark, cam.path), 1);
+      await waitFor(() => cam.activeSessionsOn(cam.subPath) === 0 && cam.activeSessionsOn(cam.path) === 0, { timeoutMs: 5000, what: 'session teardown' });
+      assert.equal(cam.sessionsOpened(mark), 2);
+      assert.notEqual((await probeStreams(cam.subUrl.replace('admin:pw@', ''))).code, 0, 'the substream needs the login too');
+    } finally {
+      await cam.stop();
+    }
+  });
+
   it('serves 3 simultaneous viewers (TCP and UDP) from one running encoder; joiners wait for its next keyframe', async () => {
     const fps = 15;
     const gopSeconds = 2;

@@ -14,6 +14,7 @@ const MQTT_PASSWORD = 'mqtt-s3cret';
 const GOOD = { id: 'good', name: 'Good', source: `rtsp://admin:${PASSWORD}@192.168.1.20:554/s` };
 
 const CAMERA_DEFAULTS = {
+  substreams: [],
   rtspTransport: 'tcp',
   unbridge: true,
   maxStreams: 4,
@@ -372,12 +373,66 @@ describe('no password in any issue', () => {
         { id: 'c', name: `Door ${url} and more`, source: `${url} `, snapshotSource: `${url}?password=${PASSWORD}` },
         { id: 'd', name: 'D', source: `rtsp://admin:p@${PASSWORD}@h/x`, [url]: 1 },
         { id: 'e', name: `rtsp://me@example.com:${PASSWORD}@cam/s`, source: 'bad' },
+        { id: 'f', name: 'F', source: 'rtsp://h/x', substreams: [{ source: `${url} ` }, { name: url, source: url }] },
       ],
       mqtt: { url: `mqtt://u:${MQTT_PASSWORD}@broker host`, password: MQTT_PASSWORD, username: 5 },
     });
     assert.ok(issues.length >= 8);
     assertWellFormed(issues);
     assertNoSecrets(issues);
+  });
+});
+
+describe('substreams', () => {
+  const cam = { id: 'cam', name: 'Cam', source: 'rtsp://h/main' };
+  it('are resolved with default names, size hints and the camera login', () => {
+    const { config, issues } = resolveConfig({ cameras: [{ ...cam, username: 'admin', password: 'p@ss', substreams: [
+      { source: 'rtsp://h/sub', width: 640, height: 360 },
+      { name: 'low', source: 'rtsp://other:own@h/low' },
+      { name: '', source: 'rtsp://h/third' },
+    ] }] });
+    assert.deepEqual(issues, []);
+    assert.deepEqual(config.cameras[0]?.substreams, [
+      { name: 'sub1', source: 'rtsp://admin:p%40ss@h/sub', width: 640, height: 360 },
+      { name: 'low', source: 'rtsp://other:own@h/low' },
+      { name: 'sub3', source: 'rtsp://admin:p%40ss@h/third' },
+    ]);
+    assert.equal(config.cameras[0]?.source, 'rtsp://admin:p%40ss@h/main');
+  });
+
+  it('a bad entry is reported by camera, index and field, and dropped; the camera keeps its main stream and the good ones', () => {
+    const check = (substreams: unknown[], names: string[], want: string[][]): void => {
+      const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams }] });
+      assert.equal(config.cameras.length, 1);
+      assert.equal(config.cameras[0]?.source, cam.source);
+      assert.deepEqual(config.cameras[0]?.substreams.map((s) => s.name), names);
+      assert.deepEqual(issues.map((i) => [i.subject, i.field, i.severity, i.message]), want.map((w) => ['camera "Cam" (#1)', ...w]));
+    };
+    const ignored = ' (this substream is ignored)';
+    check([{ source: 'http://h/sub' }, { name: 'ok', source: 'rtsp://h/ok' }, { name: 'main', source: 'rtsp://h/x' }, { name: 'OK', source: 'rtsp://h/y' }], ['ok'], [
+      ['substreams[0].source', 'warning', `must be an rtsp:// or rtsps:// URL without spaces or control characters${ignored}`],
+      ['substreams[2].name', 'warning', `"main" is already used by another stream of this camera${ignored}`],
+      ['substreams[3].name', 'warning', `"OK" is already used by another stream of this camera${ignored}`],
+    ]);
+    check([{ width: 640 }, 'rtsp://h/str', { source: 'rtsp://h/z', width: 'wide' }], [], [
+      ['substreams[0].source', 'warning', `is required${ignored}`],
+      ['substreams[1]', 'warning', `must be object${ignored}`],
+      ['substreams[2].width', 'warning', `must be integer${ignored}`],
+    ]);
+    const five = [1, 2, 3, 4, 5].map((n) => ({ source: `rtsp://h/s${n}` }));
+    check(five, ['sub1', 'sub2', 'sub3', 'sub4'], [['substreams[4]', 'warning', `and later entries are too many: at most 4 substreams${ignored}`]]);
+  });
+
+  it('an empty row the settings form saved is no substream, silently', () => {
+    const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams: [{}, { name: '', source: '', width: null }, { source: 'rtsp://h/sub', width: '' }] }] });
+    assert.deepEqual(issues, []);
+    assert.deepEqual(config.cameras[0]?.substreams, [{ name: 'sub3', source: 'rtsp://h/sub' }]);
+  });
+
+  it('not an array: reported, no substreams', () => {
+    const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams: 'rtsp://h/sub' }] });
+    assert.deepEqual(config.cameras[0]?.substreams, []);
+    assert.deepEqual(issues.map((i) => [i.field, i.severity]), [['substreams', 'warning']]);
   });
 });
 

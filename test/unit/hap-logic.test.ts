@@ -83,6 +83,7 @@ describe('chooseVideoMode', () => {
     { name: 'High 4:4:4 profile', inputs: { feed: h264({ profileIdc: 244 }) }, mode: 'transcode', why: /profile 244/ },
     { name: 'Extended profile from the probe only', inputs: { feed: undefined, probe: { codec: 'h264', profileIdc: 88 } }, mode: 'transcode', why: /profile 88/ },
     { name: 'feed larger than the request', inputs: { feed: h264({ width: 1920, height: 1080 }), request: req({ width: 1280, height: 720 }) }, mode: 'transcode', why: /1920x1080, larger than the 1280x720/ },
+    { name: 'larger than asked but chosen among substreams: copied', inputs: { feed: h264({ width: 640, height: 360 }), request: req({ width: 320, height: 240 }), sizeChosen: true }, mode: 'copy', why: /640x360 without B-frames/ },
     { name: 'feed smaller than the request', inputs: { feed: h264({ width: 640, height: 360, levelIdc: 30 }), request: req() }, mode: 'copy', why: /640x360/ },
     { name: 'High feed, Main requested', inputs: { feed: h264(), request: req({ profile: 'main' }) }, mode: 'transcode', why: /High, HomeKit asked for main/ },
     { name: 'Baseline feed, Main requested', inputs: { feed: h264({ profileIdc: 66, levelIdc: 31 }), request: req({ profile: 'main', level: '3.1' }) }, mode: 'copy', why: /Baseline 3\.1/ },
@@ -350,7 +351,7 @@ describe('supportedResolutions', () => {
 
 describe('streamingOptions (real HAP values)', () => {
   const camera = (codec: AudioConfig['codec']): CameraConfig => ({
-    id: 'c', name: 'C', source: 'rtsp://h/x', rtspTransport: 'tcp', unbridge: true, maxStreams: 4, prebuffer: false,
+    id: 'c', name: 'C', source: 'rtsp://h/x', substreams: [], rtspTransport: 'tcp', unbridge: true, maxStreams: 4, prebuffer: false,
     video: videoCaps().video, audio: { enabled: true, codec }, motion: false, motionTimeoutSeconds: 30, doorbell: false, doorbellMinIntervalSeconds: 5, recording: false,
   });
   const cases: Array<{ codec: AudioConfig['codec']; encoders: string[]; types: string[] }> = [
