@@ -47,9 +47,11 @@ interface MatrixCase {
 const CASES: MatrixCase[] = [
   { label: 'H.265 main only', camera: { codec: 'h265' }, config: (c) => ({ source: c.url }) },
   {
-    // No substream setting in the plugin yet: the main stream, with the Home app's small request.
-    label: 'H.265 main, 640x360 request (no substream feature)',
-    camera: { codec: 'h265' }, config: (c) => ({ source: c.url }), request: { width: 640, height: 360, bitrateKbps: 500 },
+    // The Home app's small request: the rule copies the H.264 substream instead of transcoding the H.265 main.
+    label: 'H.265 main + H.264 640x360 sub, 640x360 request',
+    camera: { codec: 'h265', path: '/main', sub: { width: 640, height: 360 } },
+    config: (c) => ({ source: c.url, substreams: [{ name: 'sub', source: c.subUrl }] }),
+    request: { width: 640, height: 360, bitrateKbps: 500 },
   },
   {
     label: 'H.264 High + B-frames, 25 fps, AAC (Opus to the viewer)',
