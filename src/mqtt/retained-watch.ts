@@ -84,11 +84,6 @@ export class RetainedWatch {
     return sub.answer();
   }
 
-  /** Connections made so far by the current subscription (for tests and diagnostics). */
-  get attempts(): number {
-    return this.current?.attempts ?? 0;
-  }
-
   /** Ends the subscription (MQTT turned off); a later read starts a new one. */
   release(): Promise<void> {
     const sub = this.current;
@@ -111,7 +106,6 @@ interface Settings {
 
 /** One target's connection, kept up until end(). */
 class Subscription {
-  attempts = 0;
   private client: MqttClient | undefined;
   private phase: 'connecting' | 'settling' | 'ready' | 'down' | 'ended' = 'connecting';
   /** Why the last connection failed or ended (redacted); null while the current one has not failed. */
@@ -133,8 +127,7 @@ class Subscription {
   }
 
   async answer(): Promise<RetainedRead> {
-    // A connection in progress after a failure: the broker was down a moment ago; say so at once.
-    if (this.phase === 'connecting' && this.lastError === null || this.phase === 'settling') {
+    if (this.pending) {
       await this.changed(this.settings.firstAnswerMs);
     }
     if (this.phase === 'ready') return { ok: true, messages: new Map(this.messages) };
@@ -163,11 +156,19 @@ class Subscription {
     client.stream?.destroy();
   }
 
-  /** Resolves when the phase leaves connecting/settling, or after `ms`. */
+  /**
+   * An answer is on its way: connected and collecting the retained replies, or a first connect (a
+   * reconnect after a failure is not waited for: the broker was down a moment ago, say so at once).
+   */
+  private get pending(): boolean {
+    return (this.phase === 'connecting' && this.lastError === null) || this.phase === 'settling';
+  }
+
+  /** Resolves when no answer is pending any more, or after `ms`. */
   private changed(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        if (this.phase === 'connecting' && this.lastError === null || this.phase === 'settling') return;
+        if (this.pending) return;
         clearTimeout(timer);
         this.waiters.delete(done);
         resolve();
@@ -187,7 +188,6 @@ class Subscription {
   private attempt(): void {
     if (this.phase === 'ended') return;
     this.phase = 'connecting';
-    this.attempts++;
     const options: IClientOptions = {
       clientId: this.clientId,
       clean: true,
@@ -222,10 +222,8 @@ class Subscription {
     });
     client.on('close', () => {
       if (this.client !== client) return;
-      this.client = undefined;
-      void client.endAsync(true).catch(() => undefined);
       this.lastError ??= 'the broker closed the connection';
-      this.down();
+      this.dropped(client);
     });
     client.on('message', (topic, payload) => {
       if (this.client !== client || !this.wanted.has(topic)) return;
@@ -244,7 +242,7 @@ class Subscription {
         const refused = granted?.some((g) => g.qos === 128);
         if (error || refused) {
           this.lastError = error ? this.redact(`subscribe failed: ${errorText(error)}`) : 'the broker refused the subscription (check its ACL)';
-          client.end(true);
+          this.dropped(client);
           return;
         }
         if (this.allIn()) this.ready();
@@ -262,6 +260,13 @@ class Subscription {
     this.phase = 'ready';
     this.failures = 0;
     this.notify();
+  }
+
+  /** This connection is over (closed by the broker, or of no use): its socket goes, a retry is planned. */
+  private dropped(client: MqttClient): void {
+    this.client = undefined;
+    client.endAsync(true).then(() => client.stream?.destroy(), () => client.stream?.destroy());
+    this.down();
   }
 
   private down(): void {
