@@ -24,7 +24,14 @@ class CctvUiServer extends HomebridgePluginUiServer {
     route('/snapshot', (body) => requests.snapshot(body));
     route('/test-connection', (body) => requests.testConnection(body));
     route('/ffmpeg', () => requests.ffmpeg());
-    process.once('disconnect', () => requests.close());
+    // The page closed: plugin-ui-utils answers 'disconnect' with SIGTERM to itself. One teardown for
+    // both: probes, FFmpeg jobs and the MQTT subscription end, then the process exits (bounded).
+    const shutdown = () => {
+      setTimeout(() => process.exit(0), 2000).unref();
+      requests.close().finally(() => process.exit(0));
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('disconnect', shutdown);
     this.ready();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The plugin's MQTT.js adapter (with retained-reader.ts, the settings page's one-shot read, the only
+ * The plugin's MQTT.js adapter (with retained-watch.ts, the settings page's read-only view, the only
  * modules that import 'mqtt'). It owns what MQTT.js leaves to us:
  * - availability: LWT `offline` retained, `online` retained on every connect, `offline` on close;
  * - reconnects with capped, jittered exponential backoff (MQTT.js only has a fixed period), and the

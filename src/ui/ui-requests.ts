@@ -15,9 +15,10 @@ import { resolveFfmpeg } from '../ffmpeg/resolve-binary.js';
 import { runToBuffer } from '../ffmpeg/run-to-buffer.js';
 import { probeRtsp } from '../health/rtsp-probe.js';
 import type { HealthPayload } from '../mqtt/payloads.js';
-import { readRetained } from '../mqtt/retained-reader.js';
+import { RetainedWatch } from '../mqtt/retained-watch.js';
 import { createTopics } from '../mqtt/topics.js';
 import { PLATFORM_NAME } from '../settings.js';
+import { dashboardCameras, type DashboardCamera } from './dashboard-cameras.js';
 import { explainConnection, type ConnectionVerdict, type SnapshotOutcome } from './connection-verdict.js';
 import { childBridgeUsername, readStatusFile, statusFilePath } from './status-file.js';
 
@@ -27,25 +28,26 @@ export interface UiRequestsInit {
   /** Bound for one snapshot; a dashboard tile must not hang. */
   snapshotTimeoutMs?: number;
   probeTimeoutMs?: number;
-  /** Bound for reading the retained health from the broker before the status file is used. */
+  /**
+   * Bound for the first read of the retained health from the broker (and each reconnection's)
+   * before the status file is used.
+   */
   mqttTimeoutMs?: number;
 }
 
 /** A failure the page shows as it is (already redacted). */
 export class UiRequestFailure extends Error {}
 
-export interface DashboardCamera {
-  id: string;
-  name: string;
-  /** null: the plugin has not reported this camera (not running, or just added). */
-  health: HealthPayload | null;
-}
+export type { DashboardCamera } from './dashboard-cameras.js';
 
 export interface DashboardStatus {
   /** MQTT: the plugin's availability topic says online; file: the process that wrote it is alive. */
   pluginRunning: boolean;
   updatedAt: string | null;
-  /** Where the health came from: the broker's retained health topics, or the status file. */
+  /**
+   * Where the health came from: the broker's retained health topics, or the status file. With
+   * 'mqtt', a camera with nothing retained is filled from the file (its own `source` says so).
+   */
   source: 'mqtt' | 'file';
   /** Why MQTT is configured but the file was used (redacted); null otherwise. */
   mqttError: string | null;
@@ -82,8 +84,12 @@ const SNAPSHOT_HEIGHT = 360;
 export class UiRequests {
   private readonly inflight = new Map<string, Promise<SnapshotReply>>();
   private readonly controller = new AbortController();
+  /** One read-only subscription for this server's lifetime, not a connection per poll. */
+  private readonly watch: RetainedWatch;
 
-  constructor(private readonly init: UiRequestsInit) {}
+  constructor(private readonly init: UiRequestsInit) {
+    this.watch = new RetainedWatch({ firstAnswerMs: init.mqttTimeoutMs ?? 3000 });
+  }
 
   /** The platform block as saved now (the page may hold unsaved edits; those come in requests). */
   private platformConfig(): { config: PlatformConfig; secrets: string[]; childBridge: string | undefined } {
@@ -104,22 +110,27 @@ export class UiRequests {
    */
   async status(): Promise<DashboardStatus> {
     const { config, secrets, childBridge } = this.platformConfig();
+    const file = (): ReturnType<typeof readStatusFile> => readStatusFile(statusFilePath(this.init.storagePath, childBridge));
     let mqttError: string | null = null;
     if (config.mqtt) {
       const fromBroker = await this.statusFromMqtt(config);
-      if (fromBroker.ok) return sanitize(fromBroker.status, secrets);
+      if (fromBroker.ok) {
+        const { health, pluginRunning } = fromBroker;
+        // The file is read only when a camera has nothing retained.
+        const doc = config.cameras.some((c) => !health.get(c.id)) ? file() : null;
+        const cameras = dashboardCameras(config.cameras, health, (id) => doc?.cameras[id]?.health ?? null);
+        return sanitize({ pluginRunning, updatedAt: latestCheck(cameras), source: 'mqtt', mqttError: null, cameras }, secrets);
+      }
       mqttError = fromBroker.message;
+    } else {
+      await this.watch.release();
     }
-    const doc = readStatusFile(statusFilePath(this.init.storagePath, childBridge));
-    const cameras = config.cameras.map((camera) => ({
-      id: camera.id,
-      name: camera.name,
-      health: doc?.cameras[camera.id]?.health ?? null,
-    }));
+    const doc = file();
+    const cameras = dashboardCameras(config.cameras, null, (id) => doc?.cameras[id]?.health ?? null);
     return sanitize({ pluginRunning: doc ? processAlive(doc.pid) : false, updatedAt: doc?.updatedAt ?? null, source: 'file', mqttError, cameras }, secrets);
   }
 
-  private async statusFromMqtt(config: PlatformConfig): Promise<{ ok: true; status: DashboardStatus } | { ok: false; message: string }> {
+  private async statusFromMqtt(config: PlatformConfig): Promise<{ ok: true; health: Map<string, HealthPayload | null>; pluginRunning: boolean } | { ok: false; message: string }> {
     const mqtt = config.mqtt;
     if (!mqtt) return { ok: false, message: 'MQTT is off' };
     let tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
@@ -131,24 +142,17 @@ export class UiRequests {
     }
     const topics = createTopics(mqtt.topicPrefix, mqtt.discoveryPrefix);
     const healthTopic = new Map(config.cameras.map((camera) => [camera.id, topics.health(camera.id)]));
-    const read = await readRetained({
+    const read = await this.watch.read({
       url: mqtt.url,
       ...(mqtt.username ? { username: mqtt.username } : {}),
       ...(mqtt.password ? { password: mqtt.password } : {}),
       ...(tls ? { tls } : {}),
       topics: [topics.availability(), ...healthTopic.values()],
-      timeoutMs: this.init.mqttTimeoutMs ?? 3000,
-      signal: this.controller.signal,
     });
     if (!read.ok) return { ok: false, message: `MQTT broker not readable: ${read.message}` };
-    let updatedAt: string | null = null;
-    const cameras = config.cameras.map((camera) => {
-      const health = parseHealth(read.messages.get(healthTopic.get(camera.id) ?? ''));
-      if (health?.checkedAt && (updatedAt === null || health.checkedAt > updatedAt)) updatedAt = health.checkedAt;
-      return { id: camera.id, name: camera.name, health };
-    });
+    const health = new Map([...healthTopic].map(([id, topic]) => [id, parseHealth(read.messages.get(topic))]));
     const availability = read.messages.get(topics.availability())?.toString('utf8');
-    return { ok: true, status: { pluginRunning: availability === 'online', updatedAt, source: 'mqtt', mqttError: null, cameras } };
+    return { ok: true, health, pluginRunning: availability === 'online' };
   }
 
   /** One picture of a saved camera; concurrent requests for the same camera share one FFmpeg. */
@@ -212,9 +216,10 @@ export class UiRequests {
     }
   }
 
-  /** Ends running probes and FFmpeg jobs (the page closed). */
-  close(): void {
+  /** Ends running probes, FFmpeg jobs and the MQTT subscription (the page closed); resolves once its socket is closed. */
+  close(): Promise<void> {
     this.controller.abort('closed');
+    return this.watch.close();
   }
 
   private async grab(config: PlatformConfig, camera: CameraConfig): Promise<{ ok: true; image: string; bytes: number; ms: number } | { ok: false; message: string }> {
@@ -309,6 +314,13 @@ export function parseHealth(payload: Buffer | undefined): HealthPayload | null {
     decodeErrors: num(v.decodeErrors) ?? 0,
     decodeErrorsTotal: num(v.decodeErrorsTotal) ?? 0,
   };
+}
+
+/** The newest health check among the cameras (ISO 8601 strings sort by time), or null. */
+function latestCheck(cameras: readonly DashboardCamera[]): string | null {
+  let latest: string | null = null;
+  for (const { health } of cameras) if (health?.checkedAt && (latest === null || health.checkedAt > latest)) latest = health.checkedAt;
+  return latest;
 }
 
 function processAlive(pid: number | undefined): boolean {

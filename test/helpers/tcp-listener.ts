@@ -78,6 +78,7 @@ export class TcpListener {
 export class TcpProxy {
   readonly connections: number[] = [];
   private readonly sockets = new Set<net.Socket>();
+  private readonly clients = new Set<net.Socket>();
 
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
@@ -87,6 +88,8 @@ export class TcpProxy {
     server.on('connection', (client) => {
       const proxy = ref.proxy;
       proxy?.connections.push(performance.now());
+      proxy?.clients.add(client);
+      client.on('close', () => proxy?.clients.delete(client));
       const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
       for (const s of [client, upstream]) {
         proxy?.sockets.add(s);
@@ -119,6 +122,11 @@ export class TcpProxy {
 
   countSince(since: number): number {
     return this.connections.filter((at) => at >= since).length;
+  }
+
+  /** Client connections not closed yet (by the client, or by the server behind the proxy). */
+  get openSockets(): number {
+    return this.clients.size;
   }
 
   async close(): Promise<void> {

@@ -51,7 +51,7 @@ describe('packaging (npm pack, offline)', () => {
 
   it('ships the plugin, the schema and the settings page; no sources, tests or caches', () => {
     for (const file of ['package.json', 'README.md', 'LICENSE', 'config.schema.json', manifest.main ?? 'dist/index.js',
-      'homebridge-ui/server.js', 'homebridge-ui/public/index.html', 'dist/ui/ui-requests.js', 'dist/mqtt/retained-reader.js']) {
+      'homebridge-ui/server.js', 'homebridge-ui/public/index.html', 'dist/ui/ui-requests.js', 'dist/mqtt/retained-watch.js']) {
       assert.ok(packed.has(file), `${file} is packed`);
     }
     const stray = [...packed].filter((f) => /^(src|test|bench|scripts|docs|\.cache|node_modules)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'));

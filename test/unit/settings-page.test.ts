@@ -41,9 +41,10 @@ function status(over: Partial<DashboardStatus> = {}): DashboardStatus {
   return {
     pluginRunning: true, updatedAt: '2026-01-01T10:05:00.000Z', source: 'mqtt', mqttError: null,
     cameras: [
-      { id: 'front-door', name: 'Front Door', health: ONLINE },
-      { id: 'garage', name: 'Garage', health: WRONG_PASSWORD },
-      { id: 'new-one', name: 'New One', health: null },
+      { id: 'front-door', name: 'Front Door', health: ONLINE, source: 'mqtt' },
+      // Nothing retained on the broker for it: the server filled it from the status file.
+      { id: 'garage', name: 'Garage', health: WRONG_PASSWORD, source: 'file' },
+      { id: 'new-one', name: 'New One', health: null, source: null },
     ],
     ...over,
   };
@@ -121,6 +122,8 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
     assert.equal(text('[data-camera="garage"] .reason'), 'wrong user name or password');
     assert.equal(field('garage', 'last error'), WRONG_PASSWORD.lastError);
     assert.equal(field('garage', 'fps'), '–');
+    assert.equal(text('[data-camera="front-door"] .health-source'), '');
+    assert.equal(text('[data-camera="garage"] .health-source'), 'From the status file: nothing retained on the broker for this camera.');
     assert.equal(text('[data-camera="new-one"] .state'), 'unknown');
     assert.equal(text('[data-camera="new-one"] .reason'), 'not reported by the plugin yet');
     assert.equal(text('#dashboardSource'), 'Source: retained MQTT health.');
@@ -138,7 +141,7 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
     await waitFor(() => (text('[data-camera="front-door"] .state') === 'online' ? true : undefined), { timeoutMs: 5000, intervalMs: 10, what: 'online first' });
     current = status({
       source: 'file', mqttError: 'MQTT broker not readable: connect ECONNREFUSED 127.0.0.1:1883', pluginRunning: false,
-      cameras: [{ id: 'front-door', name: 'Front Door', health: { ...ONLINE, state: 'degraded', health: 'degraded', reason: 'low_fps', fps: 4 } }],
+      cameras: [{ id: 'front-door', name: 'Front Door', health: { ...ONLINE, state: 'degraded', health: 'degraded', reason: 'low_fps', fps: 4 }, source: 'file' }],
     });
     // The page polls while the dashboard is open: the next answer must reach the tile.
     await waitFor(() => (text('[data-camera="front-door"] .state') === 'degraded' ? true : undefined), { timeoutMs: 15_000, intervalMs: 50, what: 'tile updated to degraded' });
@@ -147,6 +150,7 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
     assert.equal(page.document.querySelectorAll('[data-camera]').length, 1, 'cameras no longer reported are removed');
     assert.equal(text('#dashboardSource'), 'Source: status file (MQTT broker not readable: connect ECONNREFUSED 127.0.0.1:1883).');
     assert.match(text('#dashboardNote'), /not running/);
+    assert.equal(text('[data-camera="front-door"] .health-source'), '', 'the source line already says status file');
     // Leaving the dashboard stops the polling.
     page.click('#tabCameras');
     const before = page.host.requests.filter((r) => r.path === '/status').length;
@@ -250,7 +254,7 @@ describe('settings page (happy-dom + plugin-ui-utils mock)', () => {
       // The camera is not there: the snapshot fails into the image's title, not onto the page as a credential.
       await waitFor(() => (page!.$('[data-camera="yard"] img.snapshot').getAttribute('title') ? true : undefined), { timeoutMs: 10_000, intervalMs: 20, what: 'snapshot failure' });
       assertNoSecrets([page.document.body.innerHTML], [PASSWORD]);
-      requests.close();
+      await requests.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

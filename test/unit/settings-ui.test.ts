@@ -11,7 +11,9 @@ import { after, describe, it } from 'node:test';
 import type { ProbeResult } from '../../src/health/rtsp-probe.js';
 import { explainConnection } from '../../src/ui/connection-verdict.js';
 import { readStatusFile, StatusFile, statusFilePath } from '../../src/ui/status-file.js';
-import { readRetained } from '../../src/mqtt/retained-reader.js';
+import { reconnectDelayMs, RetainedWatch } from '../../src/mqtt/retained-watch.js';
+import type { HealthPayload } from '../../src/mqtt/payloads.js';
+import { dashboardCameras } from '../../src/ui/dashboard-cameras.js';
 import { parseHealth, UiRequestFailure, UiRequests } from '../../src/ui/ui-requests.js';
 import { freePort } from '../helpers/free-port.js';
 import { REPO_ROOT } from '../helpers/homebridge.js';
@@ -76,6 +78,31 @@ describe('parseHealth (retained payloads anyone on the broker could have written
   for (const [name, payload, expected] of cases) {
     it(name, () => assert.deepEqual(parseHealth(payload === undefined ? undefined : Buffer.from(payload)), expected));
   }
+});
+
+describe('dashboardCameras: the broker\'s health per camera, else the status file\'s', () => {
+  const h = (state: HealthPayload['state']): HealthPayload => ({ state, health: state, reason: null, since: 'x', checkedAt: 'x', video: null, viewers: 0, fps: null,
+    bitrateKbps: null, restarts: 0, lastError: null, timeToFirstFrameMs: null, decodeErrors: 0, decodeErrorsTotal: 0 });
+  const cams = [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }, { id: 'c', name: 'C' }];
+  const file = (id: string): HealthPayload | null => (id === 'c' ? null : h('degraded'));
+  const cases: [string, Map<string, HealthPayload | null> | null, ((id: string) => HealthPayload | null) | null, [string | null, string | null][]][] = [
+    ['all on the broker', new Map([['a', h('online')], ['b', h('offline')], ['c', h('online')]]), file, [['online', 'mqtt'], ['offline', 'mqtt'], ['online', 'mqtt']]],
+    ['b not retained: from the file; c in neither', new Map([['a', h('online')], ['b', null]]), file, [['online', 'mqtt'], ['degraded', 'file'], [null, null]]],
+    ['broker not read: the file for all', null, file, [['degraded', 'file'], ['degraded', 'file'], [null, null]]],
+    ['no file either', new Map(), null, [[null, null], [null, null], [null, null]]],
+  ];
+  for (const [name, broker, fromFile, want] of cases) {
+    it(name, () => {
+      assert.deepEqual(dashboardCameras(cams, broker, fromFile).map((c) => [c.health?.state ?? null, c.source]), want);
+    });
+  }
+});
+
+describe('RetainedWatch reconnect backoff', () => {
+  it('doubles from the base and stays at the cap', () => {
+    const b = { baseMs: 1000, capMs: 15_000 };
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 100, -1].map((n) => reconnectDelayMs(n, b)), [1000, 2000, 4000, 8000, 15_000, 15_000, 15_000, 1000]);
+  });
 });
 
 describe('config.schema.json layout', () => {
@@ -171,7 +198,7 @@ describe('status file and request handlers', () => {
       own.close();
       const requests = new UiRequests({ storagePath: child, configPath: childConfig });
       const status = await requests.status();
-      requests.close();
+      await requests.close();
       assert.deepEqual(status.cameras.map((c) => c.health?.state ?? null), ['offline']);
     } finally {
       rmSync(child, { recursive: true, force: true });
@@ -184,34 +211,62 @@ describe('status file and request handlers', () => {
     writeFileSync(mqttConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [{ id: 'a', name: 'A', source: cameraUrl(port) }],
       mqtt: { url: `mqtt://cctv:${PASSWORD}@127.0.0.1:${port}`, username: 'cctv', password: PASSWORD } }] }));
     const requests = new UiRequests({ storagePath: dir, configPath: mqttConfig, mqttTimeoutMs: 2000 });
-    const status = await requests.status();
-    assert.equal(status.source, 'file');
-    assert.match(status.mqttError ?? '', /^MQTT broker not readable: /);
-    assert.equal(status.cameras[0]?.health?.state, 'online', 'from the status file');
-    assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
+    try {
+      const status = await requests.status();
+      assert.equal(status.source, 'file');
+      assert.match(status.mqttError ?? '', /^MQTT broker not readable: /);
+      assert.equal(status.cameras[0]?.health?.state, 'online', 'from the status file');
+      assert.equal(status.cameras[0]?.source, 'file');
+      assertNoSecrets([JSON.stringify(status)], [PASSWORD]);
+    } finally {
+      await requests.close();
+    }
   });
 
-  it('readRetained: a closed port, a missing TLS file and a cancelled read all settle as failures', async () => {
+  it('RetainedWatch: a closed port and a silent broker are bounded failures, one connection, closed by close()', async () => {
     const port = await freePort();
-    const refused = await readRetained({ url: `mqtt://u:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD, topics: ['x/y'], timeoutMs: 2000 });
-    assert.equal(refused.ok, false);
-    assertNoSecrets([JSON.stringify(refused)], [PASSWORD]);
-    // A broker that accepts and never answers: bounded, and the socket is closed when it gives up.
-    const silent = await TcpListener.start({ mode: 'hold' });
+    const refusedWatch = new RetainedWatch({ firstAnswerMs: 2000 });
     try {
-      assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${silent.port}`, topics: ['x/y'], timeoutMs: 500 }), { ok: false, message: 'no answer from the broker in 500 ms' });
-      assert.equal(silent.connections.length, 1);
-      await waitFor(() => (silent.openSockets === 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'reader socket closed' });
+      const refused = await refusedWatch.read({ url: `mqtt://u:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD, topics: ['x/y'] });
+      assert.equal(refused.ok, false);
+      assert.match(refused.ok ? '' : refused.message, /ECONNREFUSED/);
+      assertNoSecrets([JSON.stringify(refused)], [PASSWORD]);
     } finally {
-      await silent.close();
+      await refusedWatch.close();
     }
-    const controller = new AbortController();
-    controller.abort();
-    assert.deepEqual(await readRetained({ url: `mqtt://127.0.0.1:${port}`, topics: ['x/y'], signal: controller.signal }), { ok: false, message: 'cancelled' });
+    // A broker that accepts and never answers: the first read is bounded, the next ones do not open
+    // another connection while this one is pending, and close() leaves no socket.
+    const silent = await TcpListener.start({ mode: 'hold' });
+    const other = await TcpListener.start({ mode: 'hold' });
+    const watch = new RetainedWatch({ firstAnswerMs: 500, backoff: { baseMs: 60_000 } });
+    try {
+      const target = { url: `mqtt://127.0.0.1:${silent.port}`, topics: ['x/y'] };
+      assert.deepEqual(await watch.read(target), { ok: false, message: 'no answer from the broker in 500 ms' });
+      assert.equal(silent.connections.length, 1);
+      // The connect timeout ended that attempt; the next is a minute away: read at once, still one connection.
+      await waitFor(() => (silent.openSockets === 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'timed-out attempt closed' });
+      const again = await watch.read({ ...target, topics: ['x/y', 'x/y'] });
+      assert.equal(again.ok, false);
+      assert.equal(silent.connections.length, 1, 'same target: no new connection');
+      // Another target (the config changed): a new subscription there.
+      const switched = watch.read({ url: `mqtt://127.0.0.1:${other.port}`, topics: ['x/y'] });
+      await waitFor(() => (other.openSockets === 1 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'connection to the new target' });
+      await watch.close();
+      assert.equal((await switched).ok, false);
+      await waitFor(() => (other.openSockets === 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 20, what: 'socket closed by close()' });
+      assert.deepEqual(await watch.read(target), { ok: false, message: 'closed' });
+      assert.equal(silent.connections.length + other.connections.length, 2);
+    } finally {
+      await watch.close();
+      await silent.close();
+      await other.close();
+    }
     const tlsConfig = join(dir, 'config-tls.json');
     writeFileSync(tlsConfig, JSON.stringify({ platforms: [{ platform: 'CCTV', name: 'CCTV', cameras: [],
       mqtt: { url: `mqtts://127.0.0.1:${port}`, tls: { ca: join(dir, 'no-such-ca.pem') } } }] }));
-    const status = await new UiRequests({ storagePath: dir, configPath: tlsConfig }).status();
+    const tlsRequests = new UiRequests({ storagePath: dir, configPath: tlsConfig });
+    const status = await tlsRequests.status();
+    await tlsRequests.close();
     assert.match(status.mqttError ?? '', /cannot read the MQTT TLS ca file .*no-such-ca\.pem: ENOENT/);
   });
 
@@ -238,7 +293,7 @@ describe('status file and request handlers', () => {
     assert.equal(down.url, `rtsp://admin:***@127.0.0.1:${port}/stream1`);
     assert.equal(down.image, null);
     assertNoSecrets([JSON.stringify(incomplete), JSON.stringify(down)], [PASSWORD]);
-    requests.close();
+    await requests.close();
   });
 
   it('snapshot: an id that is not saved is a clear failure', async () => {
