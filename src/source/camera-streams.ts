@@ -41,8 +41,15 @@ export interface CameraStreamsInit {
   probe: (url: string, signal: AbortSignal) => Promise<StreamProbeInfo | undefined>;
   /** How long a viewer waits for the start-up probes before choosing from what is known. */
   probeWaitMs: number;
+  /**
+   * A stream whose probe gave no answer (camera still booting after a power cut, network down) is
+   * probed again at a viewer's choice, at most this often (default 60 s).
+   */
+  reprobeAfterMs?: number;
   log: Log;
 }
+
+const REPROBE_AFTER_MS = 60_000;
 
 export interface FeedPick {
   source: SharedSource;
@@ -67,6 +74,8 @@ export class CameraStreams {
   private readonly entries: StreamEntry[];
   private readonly controller = new AbortController();
   private learned: Promise<void> | undefined;
+  /** When the last probe round ended with a stream unanswered (performance.now()). */
+  private unansweredAt: number | undefined;
   private closed = false;
 
   constructor(private readonly init: CameraStreamsInit) {
@@ -86,11 +95,19 @@ export class CameraStreams {
   }
 
   /**
-   * Probes every stream once (start-up), so the first viewer can choose before any stream was
-   * opened. A stream whose probe fails is known only by its feed (once it ran) or its size hint.
+   * Probes every stream (start-up), so the first viewer can choose before any stream was opened.
+   * A stream whose probe fails is known only by its feed (once it ran) or its size hint until a
+   * later viewer's choice probes it again (at most every `reprobeAfterMs`).
    */
   learn(): Promise<void> {
-    this.learned ??= Promise.all(this.entries.map(async (entry) => {
+    // Without a retry, streams unknown at start-up stay unknown: viewers then transcode (or get a
+    // substream by its size hint) for as long as Homebridge runs, even once the camera is up.
+    if (this.learned && this.unansweredAt !== undefined && !this.closed
+      && performance.now() - this.unansweredAt >= (this.init.reprobeAfterMs ?? REPROBE_AFTER_MS)) {
+      this.learned = undefined;
+      this.unansweredAt = undefined;
+    }
+    this.learned ??= Promise.all(this.entries.filter((entry) => entry.probe === undefined).map(async (entry) => {
       try {
         entry.probe = await this.init.probe(entry.spec.url, this.controller.signal);
       } catch (error) {
@@ -98,7 +115,9 @@ export class CameraStreams {
       }
       if (entry.probe?.audioCodec && entry.source) entry.source.audioCodecHint = entry.probe.audioCodec;
       if (entry.probe) this.init.log.debug(`stream ${describeCandidate(this.candidate(entry))} (probe)`);
-    })).then(() => undefined);
+    })).then(() => {
+      if (this.entries.some((entry) => entry.probe === undefined)) this.unansweredAt = performance.now();
+    });
     return this.learned;
   }
 
