@@ -37,7 +37,10 @@ export interface CameraStreamsInit {
   mainUrl: string;
   substreams: readonly StreamSpec[];
   createSource: (spec: StreamSpec) => SharedSource;
-  /** One DESCRIBE of a stream (through the camera's login gate); undefined when it gave no answer. */
+  /**
+   * One DESCRIBE of a stream (through the camera's login gate); undefined when it gave no answer
+   * (asked again later), `{}` when it answered without telling anything (a refused login: not again).
+   */
   probe: (url: string, signal: AbortSignal) => Promise<StreamProbeInfo | undefined>;
   /** How long a viewer waits for the start-up probes before choosing from what is known. */
   probeWaitMs: number;

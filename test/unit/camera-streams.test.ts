@@ -45,6 +45,19 @@ describe('CameraStreams probes', () => {
     await streams.close();
   });
 
+  it('a stream that answered without telling anything (login refused) is not asked again', async () => {
+    const asked: string[] = [];
+    const streams = new CameraStreams({
+      main: feed(MAIN_URL), mainUrl: MAIN_URL, substreams: [{ name: 'sub', url: SUB_URL }], createSource: (spec) => feed(spec.url),
+      probe: (url) => { asked.push(url); return Promise.resolve(url === MAIN_URL ? { codec: 'h264', width: 1920, height: 1080 } : {}); },
+      probeWaitMs: 1000, reprobeAfterMs: 0, log: quiet,
+    });
+    await streams.learn();
+    await streams.viewerFeed({ width: 640, height: 360 }, 'auto', new AbortController().signal);
+    assert.deepEqual(asked, [MAIN_URL, SUB_URL]);
+    await streams.close();
+  });
+
   it('retries no more often than reprobeAfterMs', async () => {
     let calls = 0;
     const streams = new CameraStreams({
