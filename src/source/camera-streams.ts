@@ -22,6 +22,11 @@ export interface StreamProbeInfo {
   height?: number;
   /** The SDP's audio codec (`aac`, `pcm_alaw`, ...), or 'none'. */
   audioCodec?: string;
+  /**
+   * The camera refused the login for this stream: it is not chosen (each feed start would be one
+   * more rejection on the login gate the main stream shares). The main stream is always a candidate.
+   */
+  refused?: boolean;
 }
 
 export interface StreamSpec {
@@ -39,7 +44,7 @@ export interface CameraStreamsInit {
   createSource: (spec: StreamSpec) => SharedSource;
   /**
    * One DESCRIBE of a stream (through the camera's login gate); undefined when it gave no answer
-   * (asked again later), `{}` when it answered without telling anything (a refused login: not again).
+   * (asked again later); one that answered is not asked again.
    */
   probe: (url: string, signal: AbortSignal) => Promise<StreamProbeInfo | undefined>;
   /** How long a viewer waits for the start-up probes before choosing from what is known. */
@@ -117,7 +122,9 @@ export class CameraStreams {
         this.init.log.debug(`stream ${entry.spec.name}: probe failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (entry.probe?.audioCodec && entry.source) entry.source.audioCodecHint = entry.probe.audioCodec;
-      if (entry.probe) this.init.log.debug(`stream ${describeCandidate(this.candidate(entry))} (probe)`);
+      if (entry.probe?.refused && entry.spec.name !== MAIN_STREAM) {
+        this.init.log.warn(`stream ${entry.spec.name}: the camera refused the login, so this stream is not used (check the user name and password in its source)`);
+      } else if (entry.probe) this.init.log.debug(`stream ${describeCandidate(this.candidate(entry))} (probe)`);
     })).then(() => {
       if (this.entries.some((entry) => entry.probe === undefined)) this.unansweredAt = performance.now();
     });
@@ -125,13 +132,18 @@ export class CameraStreams {
   }
 
   candidates(): StreamCandidate[] {
-    return this.entries.map((entry) => this.candidate(entry));
+    return this.usable().map((entry) => this.candidate(entry));
+  }
+
+  /** The streams a viewer or snapshot may get: the main one, and every substream not refused. */
+  private usable(): StreamEntry[] {
+    return this.entries.filter((entry) => entry.spec.name === MAIN_STREAM || entry.probe?.refused !== true);
   }
 
   /** The stream a viewer gets (stream-choice.ts rule), waiting a bounded time for the start-up probes. */
   async viewerFeed(request: SizeRequest, mode: 'auto' | 'copy' | 'transcode', signal: AbortSignal, copyFailed: ReadonlySet<string> = new Set()): Promise<FeedPick> {
     if (this.multiple) await this.probesOrTimeout(signal);
-    const candidates = this.entries.map((entry) => this.candidate(entry, copyFailed.has(entry.spec.name)));
+    const candidates = this.usable().map((entry) => this.candidate(entry, copyFailed.has(entry.spec.name)));
     const choice: ViewerChoice = chooseViewerStream(candidates, request, mode);
     const name = choice.kind === 'none' ? MAIN_STREAM : choice.stream;
     const entry = this.entry(name);

@@ -49,12 +49,30 @@ describe('CameraStreams probes', () => {
     const asked: string[] = [];
     const streams = new CameraStreams({
       main: feed(MAIN_URL), mainUrl: MAIN_URL, substreams: [{ name: 'sub', url: SUB_URL }], createSource: (spec) => feed(spec.url),
-      probe: (url) => { asked.push(url); return Promise.resolve(url === MAIN_URL ? { codec: 'h264', width: 1920, height: 1080 } : {}); },
+      probe: (url) => { asked.push(url); return Promise.resolve(url === MAIN_URL ? { codec: 'h264', width: 1920, height: 1080 } : { refused: true }); },
       probeWaitMs: 1000, reprobeAfterMs: 0, log: quiet,
     });
     await streams.learn();
     await streams.viewerFeed({ width: 640, height: 360 }, 'auto', new AbortController().signal);
     assert.deepEqual(asked, [MAIN_URL, SUB_URL]);
+    await streams.close();
+  });
+
+  it('a substream whose login was refused is chosen neither for viewers nor for snapshots', async () => {
+    const warnings: string[] = [];
+    const main = feed(MAIN_URL);
+    const streams = new CameraStreams({
+      main, mainUrl: MAIN_URL, substreams: [{ name: 'sub', url: SUB_URL, width: 640, height: 360 }], createSource: (spec) => feed(spec.url),
+      probe: (url) => Promise.resolve(url === MAIN_URL ? { codec: 'h264', width: 1920, height: 1080 } : { refused: true }),
+      probeWaitMs: 1000, log: { ...quiet, warn: (m) => warnings.push(m) },
+    });
+    await streams.learn();
+    // By its size hint the substream would fit both best.
+    assert.equal(streams.snapshotFeed(640, 360), main);
+    const pick = await streams.viewerFeed({ width: 640, height: 360 }, 'auto', new AbortController().signal);
+    assert.equal(pick.stream, 'main', pick.note);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /stream sub: the camera refused the login/);
     await streams.close();
   });
 
