@@ -24,3 +24,28 @@ export function withCredentials(url: string, username: string | undefined, passw
   const userinfo = `${encodeURIComponent(user)}${pass ? `:${encodeURIComponent(pass)}` : ''}`;
   return { kind: 'applied', url: `${scheme}${userinfo}@${authority}${rest}` };
 }
+
+/**
+ * A substream URL without userinfo gets the main URL's, when the main URL carries the login itself
+ * (no user name/password fields) and both point at the same host: the camera has one account, and a
+ * substream refused for want of it would count rejections against the login gate the main stream
+ * shares. Another host never gets the main stream's password. Pure.
+ */
+export function withLoginOf(url: string, mainUrl: string): string {
+  const sub = AUTHORITY.exec(url);
+  const main = AUTHORITY.exec(mainUrl);
+  if (!sub || !main) return url;
+  const [, scheme = '', authority = '', rest = ''] = sub;
+  const mainAuthority = main[2] ?? '';
+  if (authority.includes('@')) return url;
+  const at = mainAuthority.lastIndexOf('@');
+  if (at <= 0) return url;
+  if (hostOf(mainAuthority.slice(at + 1)) !== hostOf(authority)) return url;
+  return `${scheme}${mainAuthority.slice(0, at)}@${authority}${rest}`;
+}
+
+/** The host of an authority without userinfo, lower case, without its port. */
+function hostOf(hostPort: string): string {
+  const bracketed = /^\[[^\]]*\]/.exec(hostPort);
+  return (bracketed ? bracketed[0] : hostPort.replace(/:\d*$/, '')).toLowerCase();
+}

@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CameraConfig, ConfigIssue, MqttConfig, PlatformConfig, SubstreamConfig } from './config-types.js';
-import { withCredentials } from './camera-credentials.js';
+import { withCredentials, withLoginOf } from './camera-credentials.js';
 import { redactUrlsInText } from './redact.js';
 import { cameraSchema, mqttSchema, platformSchema, UI_KEYWORDS, type JsonSchema } from './schema.js';
 
@@ -182,7 +182,7 @@ export function mqttRequested(raw: unknown, defaults: ReadonlyMap<string, unknow
 /** As the schema's maxItems (checked here, per entry, not by the camera's schema). */
 const MAX_SUBSTREAMS = 4;
 
-function resolveSubstreams(raw: unknown, subject: string, validate: ValidateFunction, issues: ConfigIssue[], login: { username?: string; password?: string }): SubstreamConfig[] {
+function resolveSubstreams(raw: unknown, subject: string, validate: ValidateFunction, issues: ConfigIssue[], login: { username?: string; password?: string }, mainUrl: string): SubstreamConfig[] {
   if (raw === undefined) return [];
   const warn = (field: string, message: string): void => {
     issues.push({ scope: 'camera', subject, field, message: `${message} (this substream is ignored)`, severity: 'warning' });
@@ -214,7 +214,8 @@ function resolveSubstreams(raw: unknown, subject: string, validate: ValidateFunc
     names.add(name.toLowerCase());
     out.push({
       name,
-      source: withCredentials(stream.source, login.username, login.password).url,
+      // The fields' login, else the one written into the main URL (same host only).
+      source: login.username || login.password ? withCredentials(stream.source, login.username, login.password).url : withLoginOf(stream.source, mainUrl),
       ...(stream.width !== undefined ? { width: stream.width } : {}),
       ...(stream.height !== undefined ? { height: stream.height } : {}),
     });
@@ -296,7 +297,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       issues.push({ scope: 'camera', subject, field: 'username', message: 'and password are ignored: the RTSP URL already has credentials', severity: 'warning' });
     }
     resolved.source = credentials.url;
-    resolved.substreams = resolveSubstreams(rawSubstreams, subject, v.substream, issues, login);
+    resolved.substreams = resolveSubstreams(rawSubstreams, subject, v.substream, issues, login, credentials.url);
     delete login.username;
     delete login.password;
     cameras.push(resolved);

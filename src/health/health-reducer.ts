@@ -225,6 +225,8 @@ export function reduceHealth(
         streaming: true,
         streamStartedAt: nowMs,
         framesSeen: 0,
+        // The new stream's window judges only what comes from now on.
+        decodeErrorsSeen: Math.max(prev.decodeErrorsSeen, symptom.decodeErrors ?? 0),
       };
     case 'stream-first-frame':
       return proofOfLife(

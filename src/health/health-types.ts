@@ -49,7 +49,12 @@ export interface ProbeVideoInfo {
 export type Symptom =
   | { type: 'probe-ok'; video: ProbeVideoInfo }
   | { type: 'probe-failed'; reason: ProbeFailureReason; message: string }
-  | { type: 'stream-started' }
+  /**
+   * `decodeErrors`: the camera's cumulative damage count as the stream starts. Evidence that came
+   * while no stream ran (substream viewers, URL snapshots, the last feed's dying words) was never
+   * sampled; without this baseline the new stream's first sample would count it all as its own.
+   */
+  | { type: 'stream-started'; decodeErrors?: number }
   | {
       type: 'stream-stats';
       fps: number;

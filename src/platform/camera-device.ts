@@ -211,7 +211,8 @@ export class CameraDevice {
     }
     if (!result.ok) {
       this.init.log.debug(`stream probe failed (${result.reason}): ${this.init.redact(result.message)}`);
-      return undefined;
+      // A refused login is an answer: asking again, or opening the stream, would only spend logins of the shared gate.
+      return result.reason === 'unauthorized' ? { refused: true } : undefined;
     }
     const video = result.video;
     return {

@@ -92,7 +92,7 @@ export class PlatformHealth {
         switch (event.type) {
         case 'starting':
           if (lastEndFailed) monitor.feed({ type: 'restart' });
-          monitor.feed({ type: 'stream-started' });
+          monitor.feed({ type: 'stream-started', decodeErrors });
           break;
         case 'stats':
           monitor.feed({ type: 'stream-stats', fps: event.fps, bitrateKbps: event.bitrateKbps, frames: event.frames, decodeErrors });

@@ -22,6 +22,11 @@ export interface StreamProbeInfo {
   height?: number;
   /** The SDP's audio codec (`aac`, `pcm_alaw`, ...), or 'none'. */
   audioCodec?: string;
+  /**
+   * The camera refused the login for this stream: it is not chosen (each feed start would be one
+   * more rejection on the login gate the main stream shares). The main stream is always a candidate.
+   */
+  refused?: boolean;
 }
 
 export interface StreamSpec {
@@ -37,12 +42,22 @@ export interface CameraStreamsInit {
   mainUrl: string;
   substreams: readonly StreamSpec[];
   createSource: (spec: StreamSpec) => SharedSource;
-  /** One DESCRIBE of a stream (through the camera's login gate); undefined when it gave no answer. */
+  /**
+   * One DESCRIBE of a stream (through the camera's login gate); undefined when it gave no answer
+   * (asked again later); one that answered is not asked again.
+   */
   probe: (url: string, signal: AbortSignal) => Promise<StreamProbeInfo | undefined>;
   /** How long a viewer waits for the start-up probes before choosing from what is known. */
   probeWaitMs: number;
+  /**
+   * A stream whose probe gave no answer (camera still booting after a power cut, network down) is
+   * probed again at a viewer's choice, at most this often (default 60 s).
+   */
+  reprobeAfterMs?: number;
   log: Log;
 }
+
+const REPROBE_AFTER_MS = 60_000;
 
 export interface FeedPick {
   source: SharedSource;
@@ -67,6 +82,8 @@ export class CameraStreams {
   private readonly entries: StreamEntry[];
   private readonly controller = new AbortController();
   private learned: Promise<void> | undefined;
+  /** When the last probe round ended with a stream unanswered (performance.now()). */
+  private unansweredAt: number | undefined;
   private closed = false;
 
   constructor(private readonly init: CameraStreamsInit) {
@@ -86,30 +103,47 @@ export class CameraStreams {
   }
 
   /**
-   * Probes every stream once (start-up), so the first viewer can choose before any stream was
-   * opened. A stream whose probe fails is known only by its feed (once it ran) or its size hint.
+   * Probes every stream (start-up), so the first viewer can choose before any stream was opened.
+   * A stream whose probe fails is known only by its feed (once it ran) or its size hint until a
+   * later viewer's choice probes it again (at most every `reprobeAfterMs`).
    */
   learn(): Promise<void> {
-    this.learned ??= Promise.all(this.entries.map(async (entry) => {
+    // Without a retry, streams unknown at start-up stay unknown: viewers then transcode (or get a
+    // substream by its size hint) for as long as Homebridge runs, even once the camera is up.
+    if (this.learned && this.unansweredAt !== undefined && !this.closed
+      && performance.now() - this.unansweredAt >= (this.init.reprobeAfterMs ?? REPROBE_AFTER_MS)) {
+      this.learned = undefined;
+      this.unansweredAt = undefined;
+    }
+    this.learned ??= Promise.all(this.entries.filter((entry) => entry.probe === undefined).map(async (entry) => {
       try {
         entry.probe = await this.init.probe(entry.spec.url, this.controller.signal);
       } catch (error) {
         this.init.log.debug(`stream ${entry.spec.name}: probe failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (entry.probe?.audioCodec && entry.source) entry.source.audioCodecHint = entry.probe.audioCodec;
-      if (entry.probe) this.init.log.debug(`stream ${describeCandidate(this.candidate(entry))} (probe)`);
-    })).then(() => undefined);
+      if (entry.probe?.refused && entry.spec.name !== MAIN_STREAM) {
+        this.init.log.warn(`stream ${entry.spec.name}: the camera refused the login, so this stream is not used (check the user name and password in its source)`);
+      } else if (entry.probe) this.init.log.debug(`stream ${describeCandidate(this.candidate(entry))} (probe)`);
+    })).then(() => {
+      if (this.entries.some((entry) => entry.probe === undefined)) this.unansweredAt = performance.now();
+    });
     return this.learned;
   }
 
   candidates(): StreamCandidate[] {
-    return this.entries.map((entry) => this.candidate(entry));
+    return this.usable().map((entry) => this.candidate(entry));
+  }
+
+  /** The streams a viewer or snapshot may get: the main one, and every substream not refused. */
+  private usable(): StreamEntry[] {
+    return this.entries.filter((entry) => entry.spec.name === MAIN_STREAM || entry.probe?.refused !== true);
   }
 
   /** The stream a viewer gets (stream-choice.ts rule), waiting a bounded time for the start-up probes. */
   async viewerFeed(request: SizeRequest, mode: 'auto' | 'copy' | 'transcode', signal: AbortSignal, copyFailed: ReadonlySet<string> = new Set()): Promise<FeedPick> {
     if (this.multiple) await this.probesOrTimeout(signal);
-    const candidates = this.entries.map((entry) => this.candidate(entry, copyFailed.has(entry.spec.name)));
+    const candidates = this.usable().map((entry) => this.candidate(entry, copyFailed.has(entry.spec.name)));
     const choice: ViewerChoice = chooseViewerStream(candidates, request, mode);
     const name = choice.kind === 'none' ? MAIN_STREAM : choice.stream;
     const entry = this.entry(name);

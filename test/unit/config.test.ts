@@ -400,6 +400,22 @@ describe('substreams', () => {
     assert.equal(config.cameras[0]?.source, 'rtsp://admin:p%40ss@h/main');
   });
 
+  it('take the login written into the main URL, on the same host only', () => {
+    const { config, issues } = resolveConfig({ cameras: [{ ...cam, source: 'rtsp://admin:p%40ss@H:554/main', substreams: [
+      { name: 'sub', source: 'rtsp://h/sub' },
+      { name: 'port', source: 'rtsp://h:8554/sub' },
+      { name: 'own', source: 'rtsp://other:own@h/low' },
+      { name: 'nvr', source: 'rtsp://nvr/ch1' },
+    ] }] });
+    assert.deepEqual(issues, []);
+    assert.deepEqual(config.cameras[0]?.substreams.map((s) => s.source), [
+      'rtsp://admin:p%40ss@h/sub',
+      'rtsp://admin:p%40ss@h:8554/sub',
+      'rtsp://other:own@h/low',
+      'rtsp://nvr/ch1',
+    ]);
+  });
+
   it('a bad entry is reported by camera, index and field, and dropped; the camera keeps its main stream and the good ones', () => {
     const check = (substreams: unknown[], names: string[], want: string[][]): void => {
       const { config, issues } = resolveConfig({ cameras: [{ ...cam, substreams }] });

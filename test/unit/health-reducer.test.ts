@@ -215,6 +215,18 @@ describe('reduceHealth transitions', () => {
       ],
     },
     {
+      name: 'errors reported while no stream ran are not the new stream\'s (baseline at stream start)',
+      start: streaming,
+      steps: [
+        [3, stats(40, 15, 8), { decodeErrorsSeen: 8 }],
+        [4, { type: 'stream-ended', ok: true }, { state: 'online' }],
+        // Meanwhile a substream viewer / URL snapshots reported 22 more; the main feed starts again.
+        [60, { type: 'stream-started', decodeErrors: 30 }, { decodeErrorsSeen: 30 }],
+        [62, stats(30, 15, 31), { state: 'online', decodeErrorWindow: [{ at: T0 + 62_000, count: 1 }] }],
+        [64, stats(60, 15, 42), { state: 'degraded', reason: 'decode_errors' }],
+      ],
+    },
+    {
       name: 'decode errors over low fps; once the errors calm down the low fps verdict shows',
       start: streaming,
       steps: [
