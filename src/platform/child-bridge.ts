@@ -50,7 +50,8 @@ export function findChildBridge(own: unknown, configPath: string, inChild = inCh
   }
 }
 
-function isOurPlatform(p: unknown): boolean {
+/** A platform block of this plugin, by its short or fully qualified name (Homebridge accepts both). */
+export function isOurPlatform(p: unknown): boolean {
   const name = (p as { platform?: unknown } | null)?.platform;
   return name === PLATFORM_NAME || name === `${PLUGIN_NAME}.${PLATFORM_NAME}`;
 }

@@ -17,7 +17,7 @@ import { probeRtsp } from '../health/rtsp-probe.js';
 import type { HealthPayload } from '../mqtt/payloads.js';
 import { RetainedWatch } from '../mqtt/retained-watch.js';
 import { createTopics } from '../mqtt/topics.js';
-import { PLATFORM_NAME } from '../settings.js';
+import { isOurPlatform } from '../platform/child-bridge.js';
 import { dashboardCameras, type DashboardCamera } from './dashboard-cameras.js';
 import { explainConnection, type ConnectionVerdict, type SnapshotOutcome } from './connection-verdict.js';
 import { childBridgeUsername, readStatusFile, statusFilePath } from './status-file.js';
@@ -96,7 +96,7 @@ export class UiRequests {
     let raw: unknown;
     try {
       const file = JSON.parse(readFileSync(this.init.configPath, 'utf8')) as { platforms?: unknown };
-      raw = Array.isArray(file.platforms) ? (file.platforms as { platform?: unknown }[]).find((p) => p?.platform === PLATFORM_NAME) : undefined;
+      raw = Array.isArray(file.platforms) ? (file.platforms as unknown[]).find(isOurPlatform) : undefined;
     } catch {
       raw = undefined;
     }

@@ -181,6 +181,15 @@ describe('status file and request handlers', () => {
     assert.match(status.cameras[0]!.health!.lastError!, /admin:\*\*\*@127\.0\.0\.1/);
   });
 
+  it('status finds a block saved under the fully qualified platform name (homebridge-cctv.CCTV), as Homebridge does', async () => {
+    const qualified = join(dir, 'config-qualified.json');
+    writeFileSync(qualified, JSON.stringify({ platforms: [{ platform: 'homebridge-cctv.CCTV', name: 'CCTV', cameras: [{ id: 'q', name: 'Q', source: 'rtsp://127.0.0.1:1/x' }] }] }));
+    const requests = new UiRequests({ storagePath: dir, configPath: qualified });
+    const status = await requests.status();
+    await requests.close();
+    assert.deepEqual(status.cameras.map((c) => c.id), ['q']);
+  });
+
   it('status of a platform block on a child bridge reads that bridge\'s own file, not the main bridge\'s', async () => {
     const child = mkdtempSync(join(tmpdir(), 'cctv-ui-child-'));
     try {
