@@ -123,8 +123,8 @@ class Sha1Hmac80 {
     this.outer = createHash('sha1').update(opad);
   }
 
-  tag(a: Buffer, b: Buffer): Buffer {
-    const inner = this.inner.copy().update(a).update(b).digest();
+  tag(data: Buffer): Buffer {
+    const inner = this.inner.copy().update(data).digest();
     return this.outer.copy().update(inner).digest().subarray(0, TAG_BYTES);
   }
 }
@@ -148,9 +148,8 @@ export class SrtpSession {
   private readonly rtpCipher: AesCmKeystream;
   private readonly rtpAuth: Sha1Hmac80;
   private roc = 0;
-  /** Scratch for the per-packet IV and the ROC the tag covers. */
+  /** Scratch for the per-packet IV. */
   private readonly iv = Buffer.alloc(16);
-  private readonly rocBytes = Buffer.alloc(4);
   private lastSeq: number | undefined;
   private rtcpIndex = 0;
   /** Highest SRTCP index accepted, and a 64-bit replay bitmap below it (RFC 3711 §3.3.2). */
@@ -192,8 +191,9 @@ export class SrtpSession {
     this.lastSeq = seq;
     const index = this.roc * 0x10000 + seq;
     this.rtpCipher.apply(packetIvInto(this.iv, this.rtp.salt, ssrc, index), packet, headerBytes, plainLength);
-    this.rocBytes.writeUInt32BE(this.roc, 0);
-    this.rtpAuth.tag(packet.subarray(0, plainLength), this.rocBytes).copy(packet, plainLength);
+    // The tag covers packet || ROC: the ROC goes where the tag will be, so one hash update covers both.
+    packet.writeUInt32BE(this.roc, plainLength);
+    this.rtpAuth.tag(packet.subarray(0, plainLength + 4)).copy(packet, plainLength);
   }
 
   /** SRTCP with the E flag set (RFC 3711 §3.4): the first 8 bytes stay clear, the rest is encrypted. */
