@@ -5,6 +5,9 @@
 import type { ViewerFlagResult, SourceFlagResult } from './ffmpeg-flags.js';
 import type { MachineInfo } from './machine-info.js';
 import type { CpuResults } from './phase-cpu.js';
+import type { ScaleResults } from './phase-scale.js';
+import { renderIssue11 } from './report-issue11.js';
+import { SCALE_CAMERAS } from './phase-scale.js';
 import type { SessionResults } from './phase-sessions.js';
 import type { SnapshotResults } from './phase-snapshot.js';
 import type { StartResults } from './phase-start.js';
@@ -19,6 +22,7 @@ export interface BenchResults {
   snapshots: SnapshotResults;
   sessions: SessionResults;
   cpu: CpuResults;
+  scale: ScaleResults;
   viewerFlags: ViewerFlagResult[];
   sourceFlags: SourceFlagResult[];
   /** Frames per second the camera kept while stamping, over the whole run. */
@@ -242,6 +246,19 @@ ${renderTable(rows)}
 ## Targets
 
 ${renderTargets(targets)}
+
+## Issue 11: copy viewers without an FFmpeg each, 16 cameras on one box
+
+Copy viewers are packetized, encrypted and sent by Node (src/rtp), one MPEG-TS parse and one packetization per camera
+fanned out to its viewers. Ours: median of the runs (start and lag rows: ${r.runs} starts; CPU rows: ${r.runs} windows of 5 s),
+with the min–max of those runs; camera-ffmpeg measured the same way in the same run.
+
+${renderIssue11(r)}
+
+The scale rigs are separate Homebridges (one per plugin, one after the other) with ${SCALE_CAMERAS} unbridged cameras on the one RTSP camera,
+each camera its own RTSP session; ours \`prebuffer: true\`, copy mode, maxStreams 8; camera-ffmpeg \`vcodec: copy\`, maxStreams 8
+(it keeps no feed while nobody watches). CPU is the whole process tree (Homebridge and every FFmpeg), not above idle; the
+extra-viewer rows are (1 camera × 8 viewers − 1 camera × 1 viewer) / 7, the 16 prebuffered feeds running meanwhile.
 
 ## Machine
 
