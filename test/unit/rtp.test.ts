@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { NAL_TYPE, packetizeAccessUnit, splitAnnexB, type ParameterSets } from '../../src/rtp/h264-packetizer.js';
+import { NAL_TYPE, nalType, packetizeAccessUnit, splitAnnexB, type ParameterSets } from '../../src/rtp/h264-packetizer.js';
 import { BURST_TICKS_PER_FRAME, ptsDelta, RtpTimeline } from '../../src/rtp/rtp-timeline.js';
 import { createHmac } from 'node:crypto';
 import { AesCmKeystream, aesCm, deriveKey, deriveSessionKeys, packetIv, SrtpSession } from '../../src/rtp/srtp-session.js';
@@ -197,5 +197,25 @@ describe('MPEG-TS access units', () => {
     assert.ok(units.every((u) => u.h264));
     for (let i = 1; i < units.length; i++) assert.equal(ptsDelta(units[i - 1]?.pts ?? 0, units[i]?.pts ?? 0), 6000);
     assert.ok(units[0]?.nals.some((n) => ((n[0] ?? 0) & 0x1f) === NAL_TYPE.SPS));
+  });
+
+  it('hands each picture on at its PES\'s last packet (stuffing), not a frame later when the next PES starts', () => {
+    const ts = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-frames:v', '30',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-bf', '0', '-f', 'mpegts', '-flush_packets', '1', 'pipe:1'], { maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(ts.status, 0, ts.stderr.toString());
+    const units: AccessUnit[] = [];
+    const reader = new TsAccessUnitReader((u) => units.push(u));
+    let early = 0;
+    for (let i = 0; i + 188 <= ts.stdout.length; i += 188) {
+      const before = units.length;
+      const packet = ts.stdout.subarray(i, i + 188);
+      reader.push(packet);
+      // A unit that came out on a packet that does not start a PES was complete on its own.
+      if (units.length > before && !((packet[1] ?? 0) & 0x40)) early++;
+    }
+    // No flush(): the last picture is out too, whole (one unit per frame, each starting a picture).
+    assert.equal(units.length, 30);
+    assert.equal(early, 30);
+    assert.ok(units.every((u) => u.nals.some((n) => [1, 5].includes(nalType(n)))));
   });
 });
