@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { HapCameraClient, type StreamHandle } from '../test/helpers/hap-camera-client.js';
 import { Homebridge, REPO_ROOT, TEST_PIN } from '../test/helpers/homebridge.js';
 import { descendants } from '../test/helpers/processes.js';
-import { measureCpu, memory } from './cpu-sampler.js';
+import { cpuPercent, memory, sampleTree, type CpuSample } from './cpu-sampler.js';
 import { FFMPEG_PATH, LIMITS, LINGER_SECONDS, REQUEST, type Side } from './rigs.js';
 import { sleep } from './stats.js';
 import { endStream } from './stream-probe.js';
@@ -24,6 +24,8 @@ const SETTLE_MS = 2000;
 export interface ScaleLoad {
   /** % of one core per window, the whole tree (not above idle). */
   cpu: number[];
+  /** The same windows, the Homebridge process alone (where Node's copy viewers run). */
+  cpuProcess: number[];
   rssTreeMb: number;
   lost: number;
   authFailures: number;
@@ -70,10 +72,25 @@ function viewerFfmpegs(pid: number): number {
   return descendants(pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args)).length;
 }
 
+function only(sample: CpuSample, pid: number): CpuSample {
+  const own = sample.procs.get(pid);
+  return { at: sample.at, procs: new Map(own ? [[pid, own]] : []) };
+}
+
 async function measure(pid: number, windows: number, streams: readonly StreamHandle[]): Promise<ScaleLoad> {
-  const cpu = await measureCpu(pid, windows, WINDOW_MS);
+  const cpu: number[] = [];
+  const cpuProcess: number[] = [];
+  let previous = sampleTree(pid);
+  for (let i = 0; i < windows; i++) {
+    await sleep(WINDOW_MS);
+    const next = sampleTree(pid);
+    cpu.push(cpuPercent(previous, next));
+    cpuProcess.push(cpuPercent(only(previous, pid), only(next, pid)));
+    previous = next;
+  }
   return {
     cpu,
+    cpuProcess,
     rssTreeMb: memory(pid).tree / 1024 / 1024,
     lost: streams.reduce((sum, s) => sum + s.depacketizer.stats.gaps, 0),
     authFailures: streams.reduce((sum, s) => sum + s.authFailures + s.replays, 0),
