@@ -81,11 +81,11 @@ export function issue11Targets(r: BenchResults): Issue11Target[] {
     t({
       what: "plugin's own share of a cold copy start: camera keyframe → first complete picture at the client (ms)", oursRuns: coldShare,
       theirs: median(pick(s.theirs.copy.cold, ownShare)), limit: 100, limitText: '≤ 100 ms', digits: 0,
-      why: "the camera-feed FFmpeg is still in the path of a cold start: it probes the RTSP input (-analyzeduration 0.1 s, ~66 ms after the keyframe, see the camera-feed table) and remuxes to MPEG-TS before the first access unit reaches Node",
+      why: `it contains the copy path's steady latency (behind live, copy: ${fmt(median(lagCold), 0)} ms here: the camera's encoder, then the camera-feed FFmpeg, whose H.264 parser hands a picture on only when the next one starts, one frame interval: ~${fmt(1000 / r.cameraFpsNominal, 0)} ms, and its remux), plus that FFmpeg's stream probe at its first keyframe; going lower needs the feed FFmpeg out of the copy path (Node reading RTSP itself)`,
     }),
     t({
       what: 'behind live ~3 s into the stream, copy, cold (ms)', oursRuns: lagCold, theirs: theirLagCold, limit: theirLagCold + 10, limitText: '≤ camera-ffmpeg + 10 ms', digits: 0,
-      why: "one hop more than camera-ffmpeg's direct copy: the camera-feed FFmpeg (RTSP → MPEG-TS remux, through a pipe) sits between the camera and Node; Node itself hands each picture on at its PES's last TS packet",
+      why: "one hop more than camera-ffmpeg's direct copy: the camera-feed FFmpeg's remux to MPEG-TS and the pipe to Node (both paths share FFmpeg's one-frame H.264 parser hold); Node itself hands each picture on at its PES's last TS packet",
     }),
     t({
       what: 'behind live ~3 s into the stream, copy, warm (ms)', oursRuns: lagWarm, theirs: theirLagWarm, limit: theirLagWarm + 10, limitText: '≤ camera-ffmpeg + 10 ms', digits: 0,

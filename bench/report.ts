@@ -27,6 +27,8 @@ export interface BenchResults {
   sourceFlags: SourceFlagResult[];
   /** Frames per second the camera kept while stamping, over the whole run. */
   cameraFps: number;
+  /** The frame rate the camera was started with. */
+  cameraFpsNominal: number;
   durationS: number;
 }
 

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
 
     const results: BenchResults = {
       machine, runs: RUNS, starts, snapshots, sessions, cpu, scale, viewerFlags, sourceFlags,
-      cameraFps: fps, durationS: (performance.now() - started) / 1000,
+      cameraFps: fps, cameraFpsNominal: CAMERA.fps, durationS: (performance.now() - started) / 1000,
     };
     const rows = buildRows(results);
     const targets = buildTargets(rows);

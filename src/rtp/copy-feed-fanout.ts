@@ -34,6 +34,9 @@ export interface FanoutSubscription {
   release(): void;
 }
 
+/** The same bound as the source's GOP cache (src/source/gop-cache.ts). */
+const MAX_GOP_BYTES = 16 * 1024 * 1024;
+
 interface Entry {
   unit: AccessUnit;
   /** Payloads by payload budget; nearly always one budget per camera. */
@@ -46,6 +49,8 @@ class CopyFeedFanout {
   private readonly params: ParameterSets = {};
   /** Units since the newest keyframe: what a joiner starts from. */
   private gop: Entry[] = [];
+  private gopBytes = 0;
+  private sawKeyframe = false;
   private readonly sink: Writable;
   private readonly attachment: FeedAttachment;
   private refused = false;
@@ -89,11 +94,20 @@ class CopyFeedFanout {
       for (const viewer of [...this.viewers]) viewer.notH264();
       return;
     }
-    // Until the first keyframe there is nothing a viewer could start from.
-    if (!unit.keyframe && this.gop.length === 0) return;
     const entry: Entry = { unit, payloads: new Map() };
-    if (unit.keyframe) this.gop = [entry];
-    else this.gop.push(entry);
+    const bytes = unit.nals.reduce((sum, nal) => sum + nal.length, 0);
+    if (unit.keyframe) {
+      this.sawKeyframe = true;
+      this.gop = [entry];
+      this.gopBytes = bytes;
+    } else if (this.gop.length > 0) {
+      this.gopBytes += bytes;
+      // As the source's own GOP cache: a huge GOP is not kept; joiners then wait for the next keyframe.
+      if (this.gopBytes > MAX_GOP_BYTES) this.gop = [];
+      else this.gop.push(entry);
+    }
+    // Until the first keyframe there is nothing a viewer could start from.
+    if (!this.sawKeyframe) return;
     for (const viewer of this.viewers) viewer.send(unit, this.payloads(entry, viewer.maxPayload));
   }
 
