@@ -57,7 +57,7 @@ class CopyFeedFanout {
   /** The feed ended under it, or its last subscriber left: no new subscribers. */
   retired = false;
 
-  constructor(source: CopyFeedSource, name: string, private readonly onRetired: () => void) {
+  constructor(source: CopyFeedSource, name: string, private readonly maxGopBytes: number, private readonly onRetired: () => void) {
     // Synchronous: the feed's backpressure check (writableLength) sees an empty buffer unless the
     // event loop itself falls behind.
     this.sink = new Writable({
@@ -103,7 +103,7 @@ class CopyFeedFanout {
     } else if (this.gop.length > 0) {
       this.gopBytes += bytes;
       // As the source's own GOP cache: a huge GOP is not kept; joiners then wait for the next keyframe.
-      if (this.gopBytes > MAX_GOP_BYTES) this.gop = [];
+      if (this.gopBytes > this.maxGopBytes) this.gop = [];
       else this.gop.push(entry);
     }
     // Until the first keyframe there is nothing a viewer could start from.
@@ -158,12 +158,12 @@ const live = new WeakMap<CopyFeedSource, CopyFeedFanout>();
 
 /**
  * Joins the camera's copy fanout (creating it, and attaching to the source, for the first viewer).
- * `name` labels the attachment in the source's logs.
+ * `name` labels the attachment in the source's logs; `maxGopBytes` (tests) applies to a new fanout.
  */
-export function subscribeCopyFeed(source: CopyFeedSource, name: string, viewer: FanoutViewer): FanoutSubscription {
+export function subscribeCopyFeed(source: CopyFeedSource, name: string, viewer: FanoutViewer, maxGopBytes = MAX_GOP_BYTES): FanoutSubscription {
   let fanout = live.get(source);
   if (!fanout || fanout.retired) {
-    const created: CopyFeedFanout = new CopyFeedFanout(source, name, () => {
+    const created: CopyFeedFanout = new CopyFeedFanout(source, name, maxGopBytes, () => {
       // Only after construction: a fanout is never retired while it attaches.
       if (live.get(source) === created) live.delete(source);
     });

@@ -139,4 +139,20 @@ describe('copy fanout', () => {
     subscribeCopyFeed(source, 'c', new Recorder()).release();
     assert.equal(source.attachments.length, 3, 'a fanout is never reused after its last viewer left');
   });
+
+  it('a GOP over the size bound is not kept: joiners wait for the next keyframe, live viewers keep getting every unit', () => {
+    const source = new FakeSource();
+    const first = new Recorder();
+    subscribeCopyFeed(source, 'first', first, 1000);
+    source.write(source.attachments[0], 0, half);
+    const joiner = new Recorder();
+    subscribeCopyFeed(source, 'joiner', joiner);
+    assert.equal(joiner.bursts.length, 0, 'nothing cached to burst');
+    const live = first.units.length;
+    source.write(source.attachments[0], half, FEED.length);
+    assert.ok(first.units.length - live >= 15, 'the first viewer kept receiving');
+    // Live units until then reach it too; its RTP sender drops them until a keyframe (video-rtp-sender.ts).
+    assert.ok(joiner.units.some((u) => u.keyframe), 'the joiner gets the next keyframe');
+    assert.equal(first.units.at(-1), joiner.units.at(-1));
+  });
 });
