@@ -91,8 +91,8 @@ export class AesCmKeystream {
 
 /**
  * data[from..from+length) ^= stream[0..length). Word-wise through Int32Array views where both sides
- * are 4-byte aligned (pool slices and crypto output are): the per-byte Buffer accessors were the
- * largest single cost of a copy viewer.
+ * are 4-byte aligned (pool slices and crypto output are): XOR through Buffer's readInt32LE and
+ * writeInt32LE was the largest single cost of a copy viewer.
  */
 function xorInto(data: Buffer, from: number, stream: Buffer, length: number): void {
   const words = length >>> 2;
