@@ -4,7 +4,9 @@
  * prebuffered so every start is warm. Per sender: warm START → first complete IDR (median of
  * BENCH_RUNS), then 1 and 8 viewers at once: CPU of Homebridge and all its FFmpegs above the idle
  * baseline, RSS of the tree, packets lost, and media time minus wall time (how far a player pacing
- * by RTP timestamps ends up behind live). Writes its table into docs/benchmarks.md between markers.
+ * by RTP timestamps ends up behind live). A third camera is the Node sender with audio on (Opus, one
+ * audio-only FFmpeg per viewer): the difference to the video-only Node camera is the audio path's
+ * cost per viewer. Writes its table into docs/benchmarks.md between markers.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,12 +20,12 @@ import { CAMERA, FFMPEG_PATH, REQUEST } from './rigs.js';
 import { median, sleep } from './stats.js';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5) || 5);
-const SENDERS = ['node', 'ffmpeg'] as const;
+const SENDERS = ['node', 'ffmpeg', 'audio'] as const;
 type Sender = (typeof SENDERS)[number];
-const NAMES: Record<Sender, string> = { node: 'Node Copy', ffmpeg: 'FFmpeg Copy' };
+const NAMES: Record<Sender, string> = { node: 'Node Copy', ffmpeg: 'FFmpeg Copy', audio: 'Node Copy Audio' };
 const VIEWER_COUNTS = [1, 8] as const;
 const WINDOW_MS = 5000;
-const WINDOWS = 2;
+const WINDOWS = RUNS;
 const START_MARK = '<!-- copy-sender bench: start -->';
 const END_MARK = '<!-- copy-sender bench: end -->';
 
@@ -42,6 +44,7 @@ interface SenderResult {
   loads: Load[];
 }
 
+/** FFmpegs that send a viewer's media (SRTP/RTP out): video viewers, or audio-only ones. */
 function viewerFfmpegs(pid: number): number {
   return descendants(pid).filter((p) => p.comm === 'ffmpeg' && /\bs?rtp:\/\//.test(p.args)).length;
 }
@@ -96,22 +99,22 @@ function render(results: Record<Sender, SenderResult>, idle: { cpu: number[]; rs
     START_MARK,
     '## Copy viewers: sent from Node vs one FFmpeg per viewer (`npm run bench:copy`)',
     '',
-    `${m.cpu}, ${m.cores} cores (shared with other work: read the spread), ${m.ffmpeg}, Node ${m.node}. Camera ${CAMERA.width}x${CAMERA.height} @ ${CAMERA.fps} fps, GOP ${CAMERA.gopSeconds} s, ${CAMERA.bitrate} kbit/s; both cameras prebuffered (warm feed); ${RUNS} warm starts per sender; CPU in ${WINDOWS} windows of ${WINDOW_MS / 1000} s, % of one core above the idle baseline (idle: ${spread(idle.cpu)} %, tree RSS ${f(idle.rssTreeMb)} MB).`,
+    `${m.cpu}, ${m.cores} cores (shared with other work: read the spread), ${m.ffmpeg}, Node ${m.node}. Camera ${CAMERA.width}x${CAMERA.height} @ ${CAMERA.fps} fps, GOP ${CAMERA.gopSeconds} s, ${CAMERA.bitrate} kbit/s; all cameras prebuffered (warm feed), the RTSP camera with a PCMA audio track; ${RUNS} warm starts per sender; CPU in ${WINDOWS} windows of ${WINDOW_MS / 1000} s, % of one core above the idle baseline (idle: ${spread(idle.cpu)} %, tree RSS ${f(idle.rssTreeMb)} MB).`,
     '',
-    '| metric | Node sender | FFmpeg per viewer |',
-    '|---|---|---|',
-    `| warm START → first complete IDR, ms (median, runs) | ${spread(results.node.warmFirstIdrMs, 0)} | ${spread(results.ffmpeg.warmFirstIdrMs, 0)} |`,
+    '| metric | Node sender | FFmpeg per viewer | Node sender + audio (audio-only FFmpeg per viewer) |',
+    '|---|---|---|---|',
+    `| warm START → first complete IDR, ms (median, runs) | ${spread(results.node.warmFirstIdrMs, 0)} | ${spread(results.ffmpeg.warmFirstIdrMs, 0)} | ${spread(results.audio.warmFirstIdrMs, 0)} |`,
   ];
   for (const [i, n] of VIEWER_COUNTS.entries()) {
-    const a = results.node.loads[i];
-    const b = results.ffmpeg.loads[i];
-    if (!a || !b) continue;
+    const [a, b, c] = SENDERS.map((x) => results[x].loads[i]);
+    if (!a || !b || !c) continue;
+    const row = (what: string, cell: (l: Load) => string): string => `| ${n} viewer(s): ${what} | ${cell(a)} | ${cell(b)} | ${cell(c)} |`;
     lines.push(
-      `| ${n} viewer(s): CPU above idle, % of a core | ${spread(a.cpu)} | ${spread(b.cpu)} |`,
-      `| ${n} viewer(s): tree RSS, MB | ${f(a.rssTreeMb)} | ${f(b.rssTreeMb)} |`,
-      `| ${n} viewer(s): viewer FFmpegs | ${a.viewerFfmpegs} | ${b.viewerFfmpegs} |`,
-      `| ${n} viewer(s): packets lost (sequence gaps) / auth or replay failures | ${a.lost} / ${a.authFailures} | ${b.lost} / ${b.authFailures} |`,
-      `| ${n} viewer(s): media time − wall time, ms (median of viewers) | ${f(a.mediaMinusWallMs)} | ${f(b.mediaMinusWallMs)} |`,
+      row('CPU above idle, % of a core', (l) => spread(l.cpu)),
+      row('tree RSS, MB', (l) => f(l.rssTreeMb)),
+      row('viewer FFmpegs (video or audio)', (l) => String(l.viewerFfmpegs)),
+      row('packets lost (sequence gaps) / auth or replay failures', (l) => `${l.lost} / ${l.authFailures}`),
+      row('media time − wall time, ms (median of viewers)', (l) => f(l.mediaMinusWallMs)),
     );
   }
   const perExtra = (s: Sender): number => {
@@ -124,8 +127,14 @@ function render(results: Record<Sender, SenderResult>, idle: { cpu: number[]; rs
     const eight = results[s].loads[1];
     return one && eight ? (eight.rssTreeMb - one.rssTreeMb) / 7 : Number.NaN;
   };
+  const audioPath = (pick: (l: Load) => number): number => {
+    const withAudio = results.audio.loads[1];
+    const videoOnly = results.node.loads[1];
+    return withAudio && videoOnly ? (pick(withAudio) - pick(videoOnly)) / (VIEWER_COUNTS[1] ?? 8) : Number.NaN;
+  };
   lines.push(
-    `| per extra viewer (1 → 8): CPU % of a core / RSS MB | ${f(perExtra('node'), 2)} / ${f(rssExtra('node'), 1)} | ${f(perExtra('ffmpeg'), 2)} / ${f(rssExtra('ffmpeg'), 1)} |`,
+    `| per extra viewer (1 → 8): CPU % of a core / RSS MB | ${f(perExtra('node'), 2)} / ${f(rssExtra('node'), 1)} | ${f(perExtra('ffmpeg'), 2)} / ${f(rssExtra('ffmpeg'), 1)} | ${f(perExtra('audio'), 2)} / ${f(rssExtra('audio'), 1)} |`,
+    `| audio path per viewer (8 viewers with audio − 8 without, / 8): CPU % of a core / RSS MB | | | ${f(audioPath((l) => median(l.cpu)), 2)} / ${f(audioPath((l) => l.rssTreeMb), 1)} |`,
     '',
     'Issue 11 targets: warm START → first picture ≤ 50 ms; per extra copy viewer ≤ 0.3 % of a core and ≤ 5 MB RSS; media time − wall time ≤ 150 ms.',
     'The first-IDR time is measured at the client on loopback (arrival of the whole IDR), not on a phone\'s screen.',
@@ -144,13 +153,15 @@ function writeDoc(section: string): void {
 }
 
 async function main(): Promise<void> {
-  const camera = await RtspCamera.start({ ...CAMERA });
+  // With an audio track (PCMA, carried in the feed as AAC): the audio camera's viewers get Opus.
+  const camera = await RtspCamera.start({ ...CAMERA, audio: true });
   let hb: Homebridge | undefined;
   const clients: HapCameraClient[] = [];
   try {
     const cam = (sender: Sender): Record<string, unknown> => ({
       id: `bench-${sender}`, name: NAMES[sender], source: camera.url, rtspTransport: 'tcp', unbridge: true, maxStreams: 8, prebuffer: true,
-      video: { mode: 'copy', copySender: sender, maxWidth: CAMERA.width, maxHeight: CAMERA.height, maxFps: CAMERA.fps }, audio: { enabled: false },
+      video: { mode: 'copy', copySender: sender === 'ffmpeg' ? 'ffmpeg' : 'node', maxWidth: CAMERA.width, maxHeight: CAMERA.height, maxFps: CAMERA.fps },
+      audio: { enabled: sender === 'audio' },
     });
     hb = await Homebridge.start({ platform: { ffmpegPath: FFMPEG_PATH, sourceLingerSeconds: 2, cameras: SENDERS.map(cam) } });
     const pid = hb.pid;
@@ -165,7 +176,7 @@ async function main(): Promise<void> {
     const idleCpu = await measureCpu(pid, WINDOWS, WINDOW_MS);
     const idle = { cpu: idleCpu, rssTreeMb: memory(pid).tree / 1024 / 1024 };
     const baseline = median(idleCpu);
-    console.log(`idle (2 prebuffered cameras): ${idleCpu.map((c) => c.toFixed(1)).join(' ')} % of a core`);
+    console.log(`idle (3 prebuffered cameras): ${idleCpu.map((c) => c.toFixed(1)).join(' ')} % of a core`);
     const results = {} as Record<Sender, SenderResult>;
     for (const sender of SENDERS) {
       const client = paired[sender];

@@ -5,6 +5,9 @@
 import type { ViewerFlagResult, SourceFlagResult } from './ffmpeg-flags.js';
 import type { MachineInfo } from './machine-info.js';
 import type { CpuResults } from './phase-cpu.js';
+import type { ScaleResults } from './phase-scale.js';
+import { renderIssue11 } from './report-issue11.js';
+import { SCALE_CAMERAS } from './phase-scale.js';
 import type { SessionResults } from './phase-sessions.js';
 import type { SnapshotResults } from './phase-snapshot.js';
 import type { StartResults } from './phase-start.js';
@@ -19,10 +22,13 @@ export interface BenchResults {
   snapshots: SnapshotResults;
   sessions: SessionResults;
   cpu: CpuResults;
+  scale: ScaleResults;
   viewerFlags: ViewerFlagResult[];
   sourceFlags: SourceFlagResult[];
   /** Frames per second the camera kept while stamping, over the whole run. */
   cameraFps: number;
+  /** The frame rate the camera was started with. */
+  cameraFpsNominal: number;
   durationS: number;
 }
 
@@ -243,6 +249,19 @@ ${renderTable(rows)}
 
 ${renderTargets(targets)}
 
+## Issue 11: copy viewers without an FFmpeg each, 16 cameras on one box
+
+Copy viewers are packetized, encrypted and sent by Node (src/rtp), one MPEG-TS parse and one packetization per camera
+fanned out to its viewers. Ours: median of the runs (start and lag rows: ${r.runs} starts; CPU rows: ${r.runs} windows of 5 s),
+with the min–max of those runs; camera-ffmpeg measured the same way in the same run.
+
+${renderIssue11(r)}
+
+The scale rigs are separate Homebridges (one per plugin, one after the other) with ${SCALE_CAMERAS} unbridged cameras on the one RTSP camera,
+each camera its own RTSP session; ours \`prebuffer: true\`, copy mode, maxStreams 8; camera-ffmpeg \`vcodec: copy\`, maxStreams 8
+(it keeps no feed while nobody watches). CPU is the whole process tree (Homebridge and every FFmpeg), not above idle; the
+extra-viewer rows are (1 camera × 8 viewers − 1 camera × 1 viewer) / 7, the 16 prebuffered feeds running meanwhile.
+
 ## Machine
 
 - CPU: ${mc.cpu}, ${mc.cores} cores; RAM ${mc.ramGiB} GiB
@@ -302,7 +321,13 @@ ${coldStartBreakdown(r)}
   start waits 0–${CAMERA.gopSeconds} s for it whatever the plugin does; with ${r.runs} runs the raw medians move by hundreds of ms with that luck.
   The row "minus the camera's keyframe wait" is each plugin's own share. camera-ffmpeg's own share is mostly FFmpeg's default
   probe (it reads ~1.9 s of video to estimate a frame rate before it sends anything, see the camera-feed table below).
-- **Most of our own share is the viewer FFmpeg's probe on a one-frame feed.** MPEG-TS has no header, so FFmpeg analyses
+- **Copy viewers have no FFmpeg of their own** (src/rtp): the camera feed's MPEG-TS is parsed into access units once per
+  camera, packetized once per MTU and fanned out; each viewer only writes its RTP header, encrypts (SRTP) and sends. A picture
+  is handed on at its PES's last TS packet (the feed muxer's stuffing marks it, the feed flushes every packet), so what a
+  cold copy start still spends after the camera's keyframe is mostly the camera-feed FFmpeg: its RTSP probe
+  (\`-analyzeduration\` 0.1 s, see the camera-feed table) and the remux to MPEG-TS. Copy's distance behind live is that
+  one hop more than camera-ffmpeg's direct copy.
+- **Transcoding: most of our own share is the viewer FFmpeg's probe on a one-frame feed.** MPEG-TS has no header, so FFmpeg analyses
   \`-analyzeduration\` (0.5 s) of stream even when it already knows every codec; at a cold start the feed holds one frame, so
   the viewer waits for live ones: spawn → first packet ~800 ms (video only) / ~600 ms (with audio), against ~150 ms when it
   joins a live feed (measured separately, 3–4 runs each). At 0.1 s it is ~400 / ~200 ms, but with audio the analysis can then
@@ -310,18 +335,14 @@ ${coldStartBreakdown(r)}
   for a 5 fps camera with audio. So it has to be chosen per camera: a video-only feed can use 0.1 s at any frame rate; with
   audio, about 2.5 frame intervals (the health probe knows the frame rate). That needs \`sharedFeedInputArgs({ fps, audio })\`
   and its two callers (stream-session, snapshot-service), not a constant.
-- Further, outside src/ffmpeg/args: start the camera feed on SetupEndpoints instead of START (the Home app sends START a few
-  hundred ms later); spawn the viewer FFmpeg at once rather than after the first keyframe (FeedConsumer already starts a reader
-  at the next keyframe), which hides process start and encoder set-up (~0.1 s); \`prebuffer: true\`, or a
-  \`sourceLingerSeconds\` longer than the Home app's ~10 s snapshot polling, makes starts warm.
-- **A warm copy viewer starts with the cached GOP**, sent at once: its first pictures are as old as the GOP's keyframe (up to
-  ${CAMERA.gopSeconds} s, the "worst picture" rows), then it runs live. Transcoding skips the cached frames and starts at the newest one. To bound
-  the copy case, a viewer could start from the cache only when its keyframe is younger than half a GOP and otherwise wait for
-  the next keyframe (worst lag ≤ GOP/2, start ≤ GOP/2): a choice for stream-session/shared-source, not a flag.
-- **Copy runs ~2 frames further behind live than camera-ffmpeg's copy** once started: the viewer FFmpeg reads MPEG-TS, whose
-  demuxer hands a video PES on only when the next one begins, and the H.264 parser again waits for the next picture's start.
-  Writing PES lengths in the feed (\`-omit_video_pes_length 0\` on the feed's mpegts muxer) should remove one of the two for
-  pictures under 64 KB; not measured yet.
+- \`prebuffer: true\`, or a \`sourceLingerSeconds\` longer than the Home app's ~10 s snapshot polling, makes starts warm.
+- **A warm copy viewer starts with the cached GOP**, sent at once with its RTP timestamps compressed to ~1 ms a frame, so a
+  player that paces by timestamps runs through it and then plays the live edge (media time − wall time, in the
+  \`bench:copy\` section). Its first pictures still arrive as old as the GOP's keyframe (up to ${CAMERA.gopSeconds} s, the "worst
+  picture" rows measure arrival − stamp), then it runs live. Transcoding skips the cached frames and starts at the newest one.
+- **Scale.** Each prebuffered camera keeps one camera-feed FFmpeg (~50 MB RSS, RTSP → MPEG-TS remux); copy viewers add
+  packets, not processes. An audio viewer still adds one audio-only FFmpeg (AAC → Opus), measured in the \`bench:copy\`
+  section.
 
 ## FFmpeg start-up flags
 

@@ -6,7 +6,7 @@
  * BENCH_RUNS (default 5) sets the runs per metric. Everything it starts is stopped at the end, on
  * failure and on Ctrl-C.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../test/helpers/homebridge.js';
@@ -14,10 +14,12 @@ import { RtspCamera } from '../test/helpers/rtsp-camera.js';
 import { measureSourceFlags, measureViewerFlags } from './ffmpeg-flags.js';
 import { machineInfo } from './machine-info.js';
 import { measureCpuPerViewer } from './phase-cpu.js';
+import { measureScale } from './phase-scale.js';
 import { measureSessions } from './phase-sessions.js';
 import { measureSnapshots } from './phase-snapshot.js';
 import { measureStarts } from './phase-start.js';
 import { buildRows, buildTargets, renderMarkdown, renderTable, renderTargets, type BenchResults } from './report.js';
+import { keepMarkedSections, renderIssue11 } from './report-issue11.js';
 import { CAMERA, FFMPEG_PATH, disposeRig, startRig, type Rig } from './rigs.js';
 import { installRtpRecorder } from './rtp-recorder.js';
 import { endStream, startStream } from './stream-probe.js';
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
     ours = undefined;
     theirs = undefined;
     const fps = cameraFps(camera);
+    const scale = await measureScale(camera.url, RUNS, progress);
     await camera.stop();
     // The flag measurements use a camera with an audio track: a probe that stops at the first packet
     // may then see audio only, which a video-only camera would hide.
@@ -98,14 +101,16 @@ async function main(): Promise<void> {
     const viewerFlags = await measureViewerFlags(camera.url, RUNS, progress);
 
     const results: BenchResults = {
-      machine, runs: RUNS, starts, snapshots, sessions, cpu, viewerFlags, sourceFlags,
-      cameraFps: fps, durationS: (performance.now() - started) / 1000,
+      machine, runs: RUNS, starts, snapshots, sessions, cpu, scale, viewerFlags, sourceFlags,
+      cameraFps: fps, cameraFpsNominal: CAMERA.fps, durationS: (performance.now() - started) / 1000,
     };
     const rows = buildRows(results);
     const targets = buildTargets(rows);
-    console.log(`\n${renderTable(rows)}\n\n${renderTargets(targets)}\n`);
+    console.log(`\n${renderTable(rows)}\n\n${renderTargets(targets)}\n\n${renderIssue11(results)}\n`);
     const path = join(REPO_ROOT, 'docs', 'benchmarks.md');
-    writeFileSync(path, renderMarkdown(results, rows, targets));
+    // Sections other bench scripts wrote (between markers, e.g. `npm run bench:copy`) stay.
+    const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    writeFileSync(path, keepMarkedSections(previous, renderMarkdown(results, rows, targets)));
     progress(`wrote ${path}`);
   } finally {
     await cleanup();

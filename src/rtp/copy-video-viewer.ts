@@ -1,15 +1,15 @@
 /**
- * A copy viewer's video without a process: the shared feed's access units go through this viewer's
- * RTP sender. It also owns the viewer's side of a camera drop: when the feed fails it keeps holding
+ * A copy viewer's video without a process: the camera's copy fanout (parsed and packetized once per
+ * camera) hands access units to this viewer's RTP sender. It also owns the viewer's side of a camera drop: when the feed fails it keeps holding
  * the feed (so the source restarts) and the session (so HomeKit keeps its picture), and re-attaches
  * at the first keyframe of the restarted feed with the same SSRC, key, sequence and a continuous
  * timeline. Only a feed that stays gone past `dropGraceMs` ends the viewer.
  */
 import type { Log } from '../logging.js';
 import { fireAndForget } from '../lifecycle/fire-and-forget.js';
-import type { FeedAttachment, SharedSource } from '../source/shared-source.js';
+import type { SharedSource } from '../source/shared-source.js';
 import { DROP_GRACE_MS, waitForFeedBack } from '../hap/feed-drop.js';
-import { CopyVideoSink } from './copy-video-sink.js';
+import { subscribeCopyFeed, type FanoutSubscription, type FanoutViewer } from './copy-feed-fanout.js';
 import type { VideoRtpSender } from './video-rtp-sender.js';
 
 
@@ -29,8 +29,7 @@ export interface CopyVideoViewerInit {
 }
 
 export class CopyVideoViewer {
-  private attachment: FeedAttachment | undefined;
-  private sink: CopyVideoSink | undefined;
+  private subscription: FanoutSubscription | undefined;
   /** Feed failures this viewer rode through. */
   recoveries = 0;
 
@@ -42,22 +41,26 @@ export class CopyVideoViewer {
   }
 
   stop(): void {
-    this.attachment?.release();
-    this.attachment = undefined;
-    this.sink?.destroy();
-    this.sink = undefined;
+    this.subscription?.release();
+    this.subscription = undefined;
     this.init.sender.close();
   }
 
   private attach(): void {
     const { source, sender } = this.init;
-    const previous = this.attachment;
-    // The snapshot attach() starts the consumer from is taken synchronously, so this matches it.
-    const sink = new CopyVideoSink(sender, source.currentGop() !== undefined, () => this.init.onNotH264());
-    this.sink?.destroy();
-    this.sink = sink;
-    this.attachment = source.attach(this.init.id, sink, (why) => this.onFeedLost(why));
-    // Released only now: the old lease kept the feed held (and restarting) while it was down.
+    const previous = this.subscription;
+    const viewer: FanoutViewer = {
+      maxPayload: sender.payloadBudget,
+      startBurst: (burst) => sender.startBurst(burst),
+      send: (unit, payloads) => sender.send(unit, payloads),
+      notH264: () => this.init.onNotH264(),
+      lost: (why) => {
+        if (this.subscription === subscription) this.onFeedLost(why);
+      },
+    };
+    const subscription = subscribeCopyFeed(source, this.init.id, viewer);
+    this.subscription = subscription;
+    // Released only now: the old fanout kept the feed held (and restarting) while it was down.
     previous?.release();
   }
 

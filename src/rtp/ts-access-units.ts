@@ -1,7 +1,8 @@
 /**
  * Turns the shared feed's MPEG-TS into H.264 access units: the video PES payloads, reassembled,
- * with their 90 kHz PTS and split into NAL units. A PES ends where the next one starts; when the
- * muxer wrote the PES length it ends as soon as its last byte is in, one frame interval earlier.
+ * with their 90 kHz PTS and split into NAL units. A PES ends at its last byte when the muxer wrote
+ * its length, or at its last TS packet, which the muxer pads with stuffing; failing both, where the
+ * next PES starts (a frame interval later).
  */
 import { MpegTsIndexer, TS_PACKET } from '../source/mpegts-indexer.js';
 import { NAL_TYPE, nalType, splitAnnexB } from './h264-packetizer.js';
@@ -49,6 +50,10 @@ export class TsAccessUnitReader {
       const payload = p.subarray(start);
       if ((p[1] ?? 0) & 0x40) this.beginPes(payload);
       else if (this.pts !== undefined) this.append(payload);
+      else continue;
+      // The feed's muxer pads a PES's last packet with adaptation-field stuffing: the picture is
+      // complete now, a frame interval before the next PES would say so.
+      if (afc & 0x2 && endsWithStuffing(p)) this.flush();
     }
   }
 
@@ -89,6 +94,22 @@ export class TsAccessUnitReader {
     this.bytes += payload.length;
     if (this.expected > 0 && this.bytes >= this.expected) this.flush();
   }
+}
+
+/**
+ * Whether a TS packet's adaptation field holds stuffing, which a muxer writes only where the PES
+ * payload ran out: the packet is the PES's last. Fields we cannot size (private data, extension)
+ * answer no, leaving the end to the next PES start. A PCR alone (FFmpeg's mid-PES adaptation
+ * field) has no stuffing.
+ */
+export function endsWithStuffing(p: Buffer): boolean {
+  const length = p[4] ?? 0;
+  // A zero-length field is FFmpeg's one byte of stuffing.
+  if (length === 0) return true;
+  const flags = p[5] ?? 0;
+  if (flags & 0x03) return false;
+  const used = 1 + (flags & 0x10 ? 6 : 0) + (flags & 0x08 ? 6 : 0) + (flags & 0x04 ? 1 : 0);
+  return length > used && p[4 + length] === 0xff;
 }
 
 /** The 33-bit PTS/DTS layout: 3 + 15 + 15 bits with marker bits between (ISO 13818-1 §2.4.3.7). */

@@ -5,7 +5,7 @@
  * controller sees one symmetric endpoint.
  */
 import { randomInt } from 'node:crypto';
-import { packetizeAccessUnit, type ParameterSets } from './h264-packetizer.js';
+import { packetizeAccessUnit, type ParameterSets, type RtpPayload } from './h264-packetizer.js';
 import { RtpTimeline, type Burst } from './rtp-timeline.js';
 import { senderReport } from './sender-report.js';
 import { SRTP_OVERHEAD, SrtpSession } from './srtp-session.js';
@@ -68,28 +68,44 @@ export class VideoRtpSender {
     this.waitingForKeyframe = true;
   }
 
-  /** Packetizes, protects and sends one access unit; frames before the first keyframe are dropped. */
-  send(unit: AccessUnit): void {
+  /**
+   * Packetizes, protects and sends one access unit; frames before the first keyframe are dropped.
+   * `payloads`, when given, are the unit's RTP payloads for this sender's `maxPayload`, packetized
+   * once for all the camera's viewers (copy-feed-fanout.ts); only headers and SRTP are per viewer.
+   */
+  send(unit: AccessUnit, payloads?: readonly RtpPayload[]): void {
     if (this.closed) return;
     if (this.waitingForKeyframe && !unit.keyframe) return;
     this.waitingForKeyframe = false;
     const now = this.now();
     const timestamp = this.timeline.map(unit.pts, now);
-    const header = Buffer.allocUnsafe(RTP_HEADER_BYTES);
-    header[0] = 0x80;
-    header.writeUInt32BE(timestamp, 4);
-    header.writeUInt32BE(this.init.ssrc >>> 0, 8);
-    for (const { payload, marker } of packetizeAccessUnit(unit.nals, this.maxPayload, this.params)) {
-      header[1] = (marker ? 0x80 : 0) | (this.init.payloadType & 0x7f);
-      header.writeUInt16BE(this.sequence, 2);
+    const ssrc = this.init.ssrc >>> 0;
+    const payloadType = this.init.payloadType & 0x7f;
+    for (const { payload, marker } of payloads ?? packetizeAccessUnit(unit.nals, this.maxPayload, this.params)) {
+      const plainLength = RTP_HEADER_BYTES + payload.length;
+      // One buffer per datagram: header, payload, then room for the SRTP tag, protected in place.
+      const packet = Buffer.allocUnsafe(plainLength + SRTP_OVERHEAD);
+      packet[0] = 0x80;
+      packet[1] = (marker ? 0x80 : 0) | payloadType;
+      packet[2] = this.sequence >>> 8;
+      packet[3] = this.sequence & 0xff;
+      packet.writeUInt32BE(timestamp, 4);
+      packet.writeUInt32BE(ssrc, 8);
+      payload.copy(packet, RTP_HEADER_BYTES);
       this.sequence = (this.sequence + 1) & 0xffff;
-      this.init.send(this.srtp.protectRtp(Buffer.concat([header, payload], RTP_HEADER_BYTES + payload.length)));
+      this.srtp.protectRtpInPlace(packet, plainLength, RTP_HEADER_BYTES);
+      this.init.send(packet);
       this.packets++;
       this.octets += payload.length;
     }
     if (this.accessUnits++ === 0) this.init.onFirstAccessUnit?.();
     this.lastTimestamp = timestamp;
     this.lastSentAt = now;
+  }
+
+  /** The largest RTP payload this viewer's MTU allows (after the RTP header and SRTP's tag). */
+  get payloadBudget(): number {
+    return this.maxPayload;
   }
 
   close(): void {

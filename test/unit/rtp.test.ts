@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { NAL_TYPE, packetizeAccessUnit, splitAnnexB, type ParameterSets } from '../../src/rtp/h264-packetizer.js';
+import { NAL_TYPE, nalType, packetizeAccessUnit, splitAnnexB, type ParameterSets } from '../../src/rtp/h264-packetizer.js';
 import { BURST_TICKS_PER_FRAME, ptsDelta, RtpTimeline } from '../../src/rtp/rtp-timeline.js';
-import { aesCm, deriveKey, SrtpSession } from '../../src/rtp/srtp-session.js';
+import { createHmac } from 'node:crypto';
+import { AesCmKeystream, aesCm, deriveKey, deriveSessionKeys, packetIv, SrtpSession } from '../../src/rtp/srtp-session.js';
 import { TsAccessUnitReader, type AccessUnit } from '../../src/rtp/ts-access-units.js';
 import { VideoRtpSender } from '../../src/rtp/video-rtp-sender.js';
 import { H264Depacketizer, parseRtp } from '../helpers/rtp-h264.js';
@@ -19,6 +20,45 @@ describe('SRTP (RFC 3711)', () => {
   it('AES-CM keystream matches appendix B.2', () => {
     const keystream = aesCm(hex('2B7E151628AED2A6ABF7158809CF4F3C'), hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000'), Buffer.alloc(48));
     assert.equal(keystream.toString('hex').toUpperCase(), 'E03EAD0935C95E80E166B16DD92B4EB4D23513162B02D0F72A43A2FE4A5F97AB41E95B3BB0A2E8DD477901E4FCA894C0');
+  });
+
+  it('the per-packet keystream (one ECB cipher, counter blocks) matches appendix B.2, aligned or not', () => {
+    const keystream = new AesCmKeystream(hex('2B7E151628AED2A6ABF7158809CF4F3C'));
+    const expected = 'E03EAD0935C95E80E166B16DD92B4EB4D23513162B02D0F72A43A2FE4A5F97AB41E95B3BB0A2E8DD477901E4FCA894C0';
+    for (const shift of [0, 1, 2, 3]) {
+      // A buffer whose data starts `shift` bytes off a word boundary, 5 bytes in: the header it skips.
+      const backing = Buffer.alloc(64 + shift);
+      const data = backing.subarray(shift, shift + 5 + 48);
+      keystream.apply(hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000'), data, 5);
+      assert.equal(data.subarray(5).toString('hex').toUpperCase(), expected, `shift ${shift}`);
+      assert.ok(data.subarray(0, 5).equals(Buffer.alloc(5)), 'bytes before `from` untouched');
+    }
+  });
+
+  it('protectRtp equals the RFC 3711 construction done the slow way, for every payload length and past a ROC wrap', () => {
+    const keyAndSalt = Buffer.from(Array.from({ length: 30 }, (_, i) => (i * 37 + 11) & 0xff));
+    const keys = deriveSessionKeys(keyAndSalt.subarray(0, 16), keyAndSalt.subarray(16), false);
+    const session = new SrtpSession(keyAndSalt);
+    let roc = 0;
+    let seq = 65_500;
+    for (let length = 0; length < 120; length++) {
+      const plain = Buffer.alloc(12 + length);
+      plain[0] = 0x80;
+      plain[1] = 99;
+      plain.writeUInt16BE(seq, 2);
+      plain.writeUInt32BE(0xdeadbeef, 8);
+      for (let i = 12; i < plain.length; i++) plain[i] = (i * 7 + length) & 0xff;
+      const index = roc * 0x10000 + seq;
+      const body = aesCm(keys.cipher, packetIv(keys.salt, 0xdeadbeef, index), plain.subarray(12));
+      const rocBytes = Buffer.alloc(4);
+      rocBytes.writeUInt32BE(roc, 0);
+      const head = Buffer.concat([plain.subarray(0, 12), body]);
+      const tag = createHmac('sha1', keys.auth).update(head).update(rocBytes).digest().subarray(0, 10);
+      assert.equal(session.protectRtp(plain).toString('hex'), Buffer.concat([head, tag]).toString('hex'), `length ${length}, seq ${seq}`);
+      seq = (seq + 1) & 0xffff;
+      if (seq === 0) roc++;
+    }
+    assert.equal(roc, 1);
   });
 
   it('key derivation matches appendix B.3', () => {
@@ -157,5 +197,25 @@ describe('MPEG-TS access units', () => {
     assert.ok(units.every((u) => u.h264));
     for (let i = 1; i < units.length; i++) assert.equal(ptsDelta(units[i - 1]?.pts ?? 0, units[i]?.pts ?? 0), 6000);
     assert.ok(units[0]?.nals.some((n) => ((n[0] ?? 0) & 0x1f) === NAL_TYPE.SPS));
+  });
+
+  it('hands each picture on at its PES\'s last packet (stuffing), not a frame later when the next PES starts', () => {
+    const ts = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-frames:v', '30',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-bf', '0', '-f', 'mpegts', '-flush_packets', '1', 'pipe:1'], { maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(ts.status, 0, ts.stderr.toString());
+    const units: AccessUnit[] = [];
+    const reader = new TsAccessUnitReader((u) => units.push(u));
+    let early = 0;
+    for (let i = 0; i + 188 <= ts.stdout.length; i += 188) {
+      const before = units.length;
+      const packet = ts.stdout.subarray(i, i + 188);
+      reader.push(packet);
+      // A unit that came out on a packet that does not start a PES was complete on its own.
+      if (units.length > before && !((packet[1] ?? 0) & 0x40)) early++;
+    }
+    // No flush(): the last picture is out too, whole (one unit per frame, each starting a picture).
+    assert.equal(units.length, 30);
+    assert.equal(early, 30);
+    assert.ok(units.every((u) => u.nals.some((n) => [1, 5].includes(nalType(n)))));
   });
 });
