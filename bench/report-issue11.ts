@@ -112,7 +112,7 @@ export function issue11Targets(r: BenchResults): Issue11Target[] {
     t({
       what: "transcoding viewer CPU, ours / camera-ffmpeg's (ratio; 1.03 on 2026-11-28)", oursRuns: c.ours.transcode1.map((x) => (x - median(c.ours.baseline)) / tcpu('theirs')),
       ours: tcpu('ours') / tcpu('theirs'), theirs: 1, limit: 1.1, limitText: '≤ 1.10', digits: 2,
-      why: 'both run one libx264 FFmpeg per viewer on the same frames, and that path is unchanged; each figure is ~6 % of a core from 10 ms ticks in 5 s windows on a shared machine, a few tenths of a percent either way',
+      why: 'the libx264 work is the same on both sides; since 2026-11-28 our viewer FFmpeg writes plain RTP to a per-session Node relay that encrypts and sends it (SSRC, sequence and timestamps stay continuous across RECONFIGURE and camera drops, issues 10.9 and 11.6), an extra loopback hop and SRTP in Node per packet where camera-ffmpeg encrypts inside its FFmpeg',
     }),
     t({
       what: 'transcoding viewer, warm START → first picture, ours / camera-ffmpeg (ratio; 0.08 on 2026-11-28)', oursRuns: pick(s.ours.transcode.warm, (x) => x.firstFrameMs / median(pick(s.theirs.transcode.warm, (y) => y.firstFrameMs))),
