@@ -7,7 +7,7 @@
  * plugin's first contact with the camera to its `unauthorized` health verdict instead.
  * Writes its table into docs/benchmarks.md between markers.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countDecodeEvidence } from '../src/ffmpeg/decode-evidence.js';
 import { decodeH264 } from '../test/helpers/h264-decode.js';
@@ -18,6 +18,7 @@ import { RtspCamera, type RtspCameraOptions } from '../test/helpers/rtsp-camera.
 import { waitFor } from '../test/helpers/wait.js';
 import { measureCpu } from './cpu-sampler.js';
 import { machineInfo, type MachineInfo } from './machine-info.js';
+import { sectionMarks, writeMarkedSection } from './doc-sections.js';
 import { CAMERA, FFMPEG_PATH, REQUEST } from './rigs.js';
 import { median, sleep } from './stats.js';
 import { installRtpRecorder } from './rtp-recorder.js';
@@ -27,8 +28,8 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
 const CPU_WINDOW_MS = 5000;
 const FFMPEG_41 = join(REPO_ROOT, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');
 const NAME = 'Matrix Cam';
-const START_MARK = '<!-- camera-matrix: start -->';
-const END_MARK = '<!-- camera-matrix: end -->';
+const SECTION = 'camera-matrix';
+const { start: START_MARK, end: END_MARK } = sectionMarks(SECTION);
 const TOKEN = 'Xk3pQ9vT2mLw8RzA';
 
 interface MatrixCase {
@@ -199,15 +200,6 @@ function render(results: CaseResult[], seconds: number, m: MachineInfo): string 
   return lines.join('\n');
 }
 
-function writeDoc(section: string): void {
-  const path = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  const doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(START_MARK);
-  const b = doc.indexOf(END_MARK);
-  const next = a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END_MARK.length) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
-}
-
 async function main(): Promise<void> {
   installRtpRecorder();
   const machine = machineInfo(FFMPEG_PATH);
@@ -229,7 +221,7 @@ async function main(): Promise<void> {
   }
   const section = render(results, (performance.now() - started) / 1000, machine);
   console.log(section);
-  if (!only) writeDoc(section);
+  if (!only) writeMarkedSection(SECTION, section);
 }
 
 main().then(() => process.exit(0), (error: unknown) => {

@@ -8,14 +8,13 @@
  * audio-only FFmpeg per viewer): the difference to the video-only Node camera is the audio path's
  * cost per viewer. Writes its table into docs/benchmarks.md between markers.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { HapCameraClient, type StreamHandle } from '../test/helpers/hap-camera-client.js';
-import { Homebridge, REPO_ROOT, TEST_PIN } from '../test/helpers/homebridge.js';
+import { Homebridge, TEST_PIN } from '../test/helpers/homebridge.js';
 import { descendants } from '../test/helpers/processes.js';
 import { RtspCamera } from '../test/helpers/rtsp-camera.js';
 import { measureCpu, memory } from './cpu-sampler.js';
 import { machineInfo } from './machine-info.js';
+import { sectionMarks, writeMarkedSection } from './doc-sections.js';
 import { CAMERA, FFMPEG_PATH, REQUEST } from './rigs.js';
 import { median, sleep } from './stats.js';
 
@@ -26,8 +25,8 @@ const NAMES: Record<Sender, string> = { node: 'Node Copy', ffmpeg: 'FFmpeg Copy'
 const VIEWER_COUNTS = [1, 8] as const;
 const WINDOW_MS = 5000;
 const WINDOWS = RUNS;
-const START_MARK = '<!-- copy-sender bench: start -->';
-const END_MARK = '<!-- copy-sender bench: end -->';
+const SECTION = 'copy-sender bench';
+const { start: START_MARK, end: END_MARK } = sectionMarks(SECTION);
 
 interface Load {
   viewers: number;
@@ -143,15 +142,6 @@ function render(results: Record<Sender, SenderResult>, idle: { cpu: number[]; rs
   return lines.join('\n');
 }
 
-function writeDoc(section: string): void {
-  const path = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  const doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(START_MARK);
-  const b = doc.indexOf(END_MARK);
-  const next = a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END_MARK.length) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
-}
-
 async function main(): Promise<void> {
   // With an audio track (PCMA, carried in the feed as AAC): the audio camera's viewers get Opus.
   const camera = await RtspCamera.start({ ...CAMERA, audio: true });
@@ -194,7 +184,7 @@ async function main(): Promise<void> {
     }
     const section = render(results, idle);
     console.log(section);
-    writeDoc(section);
+    writeMarkedSection(SECTION, section);
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
     await hb?.dispose();

@@ -144,15 +144,3 @@ export function renderIssue11(r: BenchResults): string {
   }
   return [...lines, '', ...table, '', 'Scale CPU windows (% of one core, whole tree):', '', ...raw].join('\n');
 }
-
-const MARKER = /<!-- ([^:>]+): start -->[\s\S]*?<!-- \1: end -->/g;
-
-/**
- * `next` with every marked section of `previous` that `next` does not write itself appended, so a
- * run of `npm run bench` keeps what `npm run bench:copy` (and other scripts) wrote.
- */
-export function keepMarkedSections(previous: string, next: string): string {
-  const own = new Set([...next.matchAll(MARKER)].map((m) => m[1]));
-  const kept = [...previous.matchAll(MARKER)].filter((m) => !own.has(m[1])).map((m) => m[0]);
-  return kept.length === 0 ? next : `${next.trimEnd()}\n\n${kept.join('\n\n')}\n`;
-}

@@ -7,9 +7,7 @@
  * failure and on Ctrl-C.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { REPO_ROOT } from '../test/helpers/homebridge.js';
 import { RtspCamera } from '../test/helpers/rtsp-camera.js';
 import { measureSourceFlags, measureViewerFlags } from './ffmpeg-flags.js';
 import { machineInfo } from './machine-info.js';
@@ -19,7 +17,8 @@ import { measureSessions } from './phase-sessions.js';
 import { measureSnapshots } from './phase-snapshot.js';
 import { measureStarts } from './phase-start.js';
 import { buildRows, buildTargets, renderMarkdown, renderTable, renderTargets, type BenchResults } from './report.js';
-import { keepMarkedSections, renderIssue11 } from './report-issue11.js';
+import { BENCHMARKS_DOC, keepMarkedSections } from './doc-sections.js';
+import { renderIssue11 } from './report-issue11.js';
 import { CAMERA, FFMPEG_PATH, disposeRig, startRig, type Rig } from './rigs.js';
 import { installRtpRecorder } from './rtp-recorder.js';
 import { endStream, startStream } from './stream-probe.js';
@@ -107,11 +106,10 @@ async function main(): Promise<void> {
     const rows = buildRows(results);
     const targets = buildTargets(rows);
     console.log(`\n${renderTable(rows)}\n\n${renderTargets(targets)}\n\n${renderIssue11(results)}\n`);
-    const path = join(REPO_ROOT, 'docs', 'benchmarks.md');
     // Sections other bench scripts wrote (between markers, e.g. `npm run bench:copy`) stay.
-    const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    writeFileSync(path, keepMarkedSections(previous, renderMarkdown(results, rows, targets)));
-    progress(`wrote ${path}`);
+    const previous = existsSync(BENCHMARKS_DOC) ? readFileSync(BENCHMARKS_DOC, 'utf8') : '';
+    writeFileSync(BENCHMARKS_DOC, keepMarkedSections(previous, renderMarkdown(results, rows, targets)));
+    progress(`wrote ${BENCHMARKS_DOC}`);
   } finally {
     await cleanup();
   }
