@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { redactSecrets, redactUrlsInText, secretsInUrl } from '../config/redact.js';
+import { clientAuthOptions } from './client-auth.js';
 import { topicMatches } from './topics.js';
 
 export interface MqttLogger {
@@ -132,15 +133,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       resubscribe: false, // we re-subscribe on every connect
       queueQoSZero: false,
       will: { topic: o.availabilityTopic, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+      ...clientAuthOptions(o),
     };
-    if (o.username !== undefined) clientOptions.username = o.username;
-    if (o.password !== undefined) clientOptions.password = o.password;
-    if (o.tls) {
-      if (o.tls.ca !== undefined) clientOptions.ca = o.tls.ca;
-      if (o.tls.cert !== undefined) clientOptions.cert = o.tls.cert;
-      if (o.tls.key !== undefined) clientOptions.key = o.tls.key;
-      if (o.tls.rejectUnauthorized !== undefined) clientOptions.rejectUnauthorized = o.tls.rejectUnauthorized;
-    }
     let client: MqttClient;
     try {
       this.attemptCount++;

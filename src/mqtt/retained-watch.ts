@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { redactSecrets, redactUrlsInText, secretsInUrl } from '../config/redact.js';
+import { clientAuthOptions } from './client-auth.js';
 
 export interface RetainedTarget {
   url: string;
@@ -188,6 +189,7 @@ class Subscription {
   private attempt(): void {
     if (this.phase === 'ended') return;
     this.phase = 'connecting';
+    const { target } = this;
     const options: IClientOptions = {
       clientId: this.clientId,
       clean: true,
@@ -195,16 +197,8 @@ class Subscription {
       // Reconnects are ours (bounded backoff, and a fresh subscription state each time).
       reconnectPeriod: 0,
       keepalive: 30,
+      ...clientAuthOptions(target),
     };
-    const { target } = this;
-    if (target.username !== undefined) options.username = target.username;
-    if (target.password !== undefined) options.password = target.password;
-    if (target.tls) {
-      if (target.tls.ca !== undefined) options.ca = target.tls.ca;
-      if (target.tls.cert !== undefined) options.cert = target.tls.cert;
-      if (target.tls.key !== undefined) options.key = target.tls.key;
-      if (target.tls.rejectUnauthorized !== undefined) options.rejectUnauthorized = target.tls.rejectUnauthorized;
-    }
     let client: MqttClient;
     try {
       client = connect(target.url, options);
