@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { senderReport } from './sender-report.js';
-import { SrtpSession } from './srtp-session.js';
+import { SRTP_OVERHEAD, SrtpSession } from './srtp-session.js';
 
 const RTP_WRAP = 2 ** 32;
 
@@ -96,14 +96,18 @@ export class RtpRelay {
     }
     this.sourceLastTs = ts;
     const out = this.sourceStartOut + this.sourceSpan;
-    const plain = Buffer.from(msg);
-    plain[1] = ((msg[1] ?? 0) & 0x80) | (this.init.payloadType & 0x7f);
-    plain.writeUInt16BE(this.sequence, 2);
+    // One buffer per packet, with room for the tag: rewritten and protected in place (this runs
+    // for every packet of every transcoding viewer).
+    const packet = Buffer.allocUnsafe(msg.length + SRTP_OVERHEAD);
+    msg.copy(packet, 0);
+    packet[1] = ((msg[1] ?? 0) & 0x80) | (this.init.payloadType & 0x7f);
+    packet.writeUInt16BE(this.sequence, 2);
     this.sequence = (this.sequence + 1) & 0xffff;
-    plain.writeUInt32BE((this.base + out) % RTP_WRAP, 4);
-    plain.writeUInt32BE(this.init.ssrc >>> 0, 8);
+    packet.writeUInt32BE((this.base + out) % RTP_WRAP, 4);
+    packet.writeUInt32BE(this.init.ssrc >>> 0, 8);
     const headerBytes = 12 + 4 * ((msg[0] ?? 0) & 0x0f);
-    this.init.send(this.srtp.protectRtp(plain, headerBytes));
+    this.srtp.protectRtpInPlace(packet, msg.length, headerBytes);
+    this.init.send(packet);
     if (this.packets++ === 0) this.init.onFirstPacket?.();
     this.octets += msg.length - headerBytes;
     this.lastOut = Math.max(this.lastOut, out);
